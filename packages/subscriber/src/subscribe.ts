@@ -1,0 +1,75 @@
+import { parseAccountEvent, type AccountEvent } from './events';
+import type { CheckpointStore } from './checkpoints';
+import { sleep, type FeedSource } from './source';
+
+export type SubscribeOptions = {
+  source: FeedSource;
+  checkpointStore: CheckpointStore;
+  /** Called once per event, in commit order; must be idempotent (delivery is at-least-once). */
+  handler: (event: AccountEvent) => Promise<void> | void;
+  /** Stops the subscription; `subscribe` then resolves. */
+  signal: AbortSignal;
+  /** Event type prefixes, e.g. `['User', 'EmailVerified']`; every account event when absent. */
+  types?: readonly string[];
+  /** Retry delays after a failure: doubling from `minMs` up to `maxMs` (default 200 ms to 30 s). */
+  backoff?: { minMs?: number; maxMs?: number };
+  /** Told about every failure before the retry (a handler error, a lost connection, a refused request). */
+  onError?: (error: unknown, retry: { attempt: number; inMs: number }) => void;
+};
+
+/**
+ * Follows the account event feed from the stored checkpoint, for as long as `signal` allows.
+ *
+ * Delivery is at-least-once: the checkpoint moves only after the handler returned for the event at that
+ * position, so a crash, a stop or a failure between the two delivers that event again; nothing is ever
+ * skipped. A failing handler or source is retried from the checkpoint with a capped exponential backoff
+ * (a server's `Retry-After` is honoured), so one event that keeps failing holds the subscriber there, where
+ * an operator sees it, rather than being dropped.
+ *
+ * Events of a type this library does not know (a newer service) are passed over and the checkpoint moves
+ * past them: a tolerant reader, as released event types never change shape. An event of a known type that
+ * does not match its schema is a failure like any other.
+ */
+export const subscribe = async (options: SubscribeOptions): Promise<void> => {
+  const { source, checkpointStore, handler, signal, types } = options;
+  const minMs = options.backoff?.minMs ?? 200;
+  const maxMs = options.backoff?.maxMs ?? 30_000;
+  let attempt = 0;
+  while (!signal.aborted) {
+    try {
+      let checkpoint = await checkpointStore.load();
+      for await (const message of source.read({ after: checkpoint, types, signal })) {
+        const position = message.kind === 'event' ? positionOf(message.event) : message.position;
+        // A source that reconnects may repeat what it already delivered: the checkpoint says it is done.
+        if (checkpoint !== null && position <= checkpoint) continue;
+        if (message.kind === 'event') {
+          const event = parseAccountEvent(message.event);
+          if (event) await handler(event);
+        }
+        await checkpointStore.save(position);
+        checkpoint = position;
+        attempt = 0;
+      }
+      // A feed has no end: a source that stops without being asked to has lost its connection.
+      if (!signal.aborted) throw new Error('the event source ended unexpectedly');
+    } catch (error) {
+      if (signal.aborted) break;
+      attempt += 1;
+      const backoff = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 20));
+      const inMs = Math.max(backoff, retryAfterOf(error));
+      options.onError?.(error, { attempt, inMs });
+      await sleep(inMs, signal);
+    }
+  }
+};
+
+const positionOf = (event: unknown): string => {
+  const position = (event as { position?: unknown } | null)?.position;
+  if (typeof position !== 'string') throw new Error('an event without a position');
+  return position;
+};
+
+const retryAfterOf = (error: unknown): number => {
+  const ms = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : 0;
+};

@@ -1,0 +1,87 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Actor, CommandContext } from '../application/command-handler';
+import type { WeakPasswordReason } from '../application/ports';
+import { WeakPasswordError } from '../application/user/deps';
+import type { Services } from '../infrastructure/services';
+import { authOf } from './authenticate';
+import { idempotency } from './idempotency';
+import { problem } from './problem';
+import { rateLimit } from './rate-limit';
+
+/** Shared plumbing of the account routes (auth.ts, users.ts, admin.ts). */
+
+/** Correlation and causation are the request id (X-Request-Id), so a request's events can be found. */
+export const requestContext = (
+  req: Request,
+  services: Pick<Services, 'clock'>,
+  actor: Actor,
+  reason?: string,
+): CommandContext => ({
+  correlationId: req.id,
+  causationId: req.id,
+  actor,
+  now: services.clock.now(),
+  ...(reason !== undefined ? { reason } : {}),
+});
+
+const REASON_TEXT: Record<WeakPasswordReason, string> = {
+  'too-short': 'is shorter than the minimum length',
+  'too-long': 'is longer than 256 characters',
+  common: 'is too common',
+  'contains-email': 'contains the email address',
+};
+
+/** 422 `weak-password` listing every reason; the password itself is never echoed. */
+export const weakPasswordProblem = (e: WeakPasswordError) =>
+  problem('weak-password', 'The password does not meet the password policy', {
+    errors: e.reasons.map((reason) => ({ path: e.field, message: REASON_TEXT[reason] })),
+  });
+
+type AsyncHandler = (req: Request, res: Response) => Promise<void>;
+
+/** A route handler whose policy refusals become their problem; everything else goes to the error table. */
+export const command =
+  (handler: AsyncHandler): RequestHandler =>
+  async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await handler(req, res);
+    } catch (e) {
+      next(e instanceof WeakPasswordError ? weakPasswordProblem(e) : e);
+    }
+  };
+
+/** Per-IP token bucket of one endpoint (CONTRACT.md "General rules"); off with RATE_LIMITS_ENABLED=false. */
+export const perIpLimit = (services: Services, bucket: string, perMinute: number): RequestHandler =>
+  rateLimit(
+    services.rateLimiter,
+    bucket,
+    { capacity: perMinute, refillPerMinute: perMinute },
+    services.config.rateLimits.enabled,
+  );
+
+/**
+ * `Idempotency-Key` support for a POST command (CONTRACT.md "General rules"). Mounted after
+ * authentication where there is one, so a replay is scoped to the caller.
+ */
+export const onceOnly = (services: Services, authenticated: boolean): RequestHandler =>
+  idempotency(services.sql, {
+    storeBody: true,
+    hashKey: services.keys.idempotency,
+    logger: services.logger,
+    ...(authenticated ? { subject: (_req: Request, res: Response) => authOf(res).userId } : {}),
+  });
+
+/** Answers of `/v1/users/me` and every admin route, errors included, are never stored by a cache. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A user id from the path, lower-cased as stream ids are; anything else names no resource (404). */
+export const userIdParam = (req: Request): string => {
+  const id = String(req.params.id ?? '');
+  if (!UUID.test(id)) throw problem('not-found', 'No such user');
+  return id.toLowerCase();
+};

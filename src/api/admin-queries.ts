@@ -1,0 +1,153 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { isPosition } from '../application/event-store';
+import {
+  decodeRevisionCursor,
+  loadUserHistory,
+  loadUserView,
+  parseAsOf,
+} from '../application/history/user-history';
+import type { Runtime } from '../infrastructure/runtime';
+import type { Services } from '../infrastructure/services';
+import { waitForProjection } from '../projections';
+import { userDirectory } from '../projections/user-directory/projection';
+import { decodeUserCursor, encodeUserCursor, listUsers } from '../projections/user-directory/queries';
+import type { UserRow } from '../projections/user-directory/schema';
+import { command, noStore, userIdParam } from './account-http';
+import { authenticate, requireRole } from './authenticate';
+import { problem } from './problem';
+import { createRouteTable, type RouteTable } from './routes';
+
+/** How long `?min_position=` may hold a list request for the read model to catch up. */
+export const MIN_POSITION_WAIT_MS = 2000;
+
+const limitParam = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 200')
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(200));
+
+const USER_STATUSES = ['pending_verification', 'active', 'deactivated', 'erased'] as const;
+
+export const AdminUserListQuery = z.strictObject({
+  email: z.string().max(320).optional(),
+  status: z.enum(USER_STATUSES).optional(),
+  limit: limitParam.optional(),
+  cursor: z
+    .string()
+    .max(400)
+    .refine((c) => decodeUserCursor(c) !== null, 'is not a cursor of this list')
+    .optional(),
+  min_position: z.string().refine(isPosition, 'must be a position a command returned').optional(),
+});
+
+export const AdminUserQuery = z.strictObject({
+  as_of: z
+    .string()
+    .max(64)
+    .refine((v) => parseAsOf(v) !== null, 'must be an RFC 3339 time or a position from event JSON')
+    .optional(),
+});
+
+export const AdminUserEventsQuery = z.strictObject({
+  cursor: z
+    .string()
+    .max(64)
+    .refine((c) => decodeRevisionCursor(c) !== null, 'is not a cursor of this history')
+    .optional(),
+  limit: limitParam.optional(),
+});
+
+/** A read-model row as the admin list shows it; the read model holds no secret to leave out. */
+export const presentUserRow = (row: UserRow) => ({
+  id: row.id,
+  email: row.email,
+  username: row.username,
+  status: row.status,
+  roles: row.roles,
+  email_verified: row.email_verified,
+  failed_logins: row.failed_logins,
+  locked_until: row.locked_until?.toISOString() ?? null,
+  created_at: row.created_at.toISOString(),
+  updated_at: row.updated_at.toISOString(),
+  revision: row.revision,
+});
+
+/**
+ * The administration reads (CONTRACT.md "Administration"), role `admin`, never cached:
+ *
+ * - `GET /v1/admin/users?email=&status=&limit=&cursor=&min_position=`: the user directory READ MODEL,
+ *   ordered by creation. `email` matches exactly after canonicalisation. It lags the events slightly; pass
+ *   the position a command returned as `min_position` and the answer waits (up to MIN_POSITION_WAIT_MS) until
+ *   the model holds it. If it still does not, the answer comes anyway, marked `X-Read-Model-Stale: true`.
+ * - `GET /v1/admin/users/{id}?as_of=`: the account folded from its stream (the write side: no lag). `as_of`
+ *   (an RFC 3339 time, or a position from event JSON) folds only what had happened by then.
+ * - `GET /v1/admin/users/{id}/events?cursor=&limit=`: the account's stream, in order, with actor, reason and
+ *   correlation id; personal data opened (`[erased]` after erasure), no hash or secret (events/present.ts).
+ */
+export const adminQueryRoutes = (services: Services, runtime: Pick<Runtime, 'runner'>): RouteTable => {
+  const table = createRouteTable();
+  const guard = [noStore, authenticate(services), requireRole('admin')];
+
+  table.add(
+    'get',
+    '/v1/admin/users',
+    ...guard,
+    command(async (req: Request, res: Response) => {
+      const query = AdminUserListQuery.parse(req.query);
+      if (query.min_position !== undefined) {
+        const reached = await waitForProjection(
+          runtime,
+          userDirectory.name,
+          query.min_position,
+          MIN_POSITION_WAIT_MS,
+        );
+        if (!reached) res.setHeader('X-Read-Model-Stale', 'true');
+      }
+      const page = await listUsers(services.sql, {
+        email: query.email,
+        status: query.status,
+        limit: query.limit ?? 50,
+        cursor: query.cursor !== undefined ? (decodeUserCursor(query.cursor) ?? undefined) : undefined,
+      });
+      res.json({
+        users: page.users.map(presentUserRow),
+        next_cursor: page.nextCursor ? encodeUserCursor(page.nextCursor) : null,
+      });
+    }),
+  );
+
+  table.add(
+    'get',
+    '/v1/admin/users/:id',
+    ...guard,
+    command(async (req: Request, res: Response) => {
+      const userId = userIdParam(req);
+      const query = AdminUserQuery.parse(req.query);
+      const asOf = query.as_of !== undefined ? (parseAsOf(query.as_of) ?? undefined) : undefined;
+      const view = await loadUserView(services, userId, { asOf, now: services.clock.now() });
+      if (!view) {
+        throw problem('not-found', asOf ? 'The user did not exist at that point' : 'No such user');
+      }
+      res.json(view);
+    }),
+  );
+
+  table.add(
+    'get',
+    '/v1/admin/users/:id/events',
+    ...guard,
+    command(async (req: Request, res: Response) => {
+      const userId = userIdParam(req);
+      const query = AdminUserEventsQuery.parse(req.query);
+      const page = await loadUserHistory(services, userId, {
+        fromRevision: query.cursor !== undefined ? (decodeRevisionCursor(query.cursor) ?? 0) : 0,
+        limit: query.limit ?? 50,
+      });
+      if (!page) throw problem('not-found', 'No such user');
+      res.json({ events: page.events, next_cursor: page.nextCursor });
+    }),
+  );
+
+  return table;
+};

@@ -1,0 +1,71 @@
+import { ZodError } from 'zod';
+import { StoreUnavailableError, WrongExpectedVersionError } from '../application/event-store';
+import { HttpProblem, PROBLEMS, problem, type FieldError, type ProblemCode } from './problem';
+
+/**
+ * The one table from failures to problems. Domain errors carry a stable `code`; where it differs from the
+ * HTTP slug it is translated here. Anything unknown is a 500 whose details stay in the log.
+ */
+const DOMAIN_TO_PROBLEM: Record<string, ProblemCode> = {
+  'user-not-found': 'not-found',
+  'session-not-found': 'not-found',
+  // The caller's own session ended while its request ran (a concurrent logout-all): its token is revoked.
+  'session-ended': 'invalid-token',
+  'user-erased': 'not-found',
+  'user-deactivated': 'conflict',
+  'wrong-expected-version': 'conflict',
+  'invalid-position': 'validation-failed',
+  // Roles arrive through a schema that lists them; the domain's own check is the backstop.
+  'unknown-role': 'validation-failed',
+  'email-taken': 'conflict',
+};
+
+const BODY_PARSER_ERRORS: Record<string, ProblemCode> = {
+  'entity.parse.failed': 'malformed-body',
+  'entity.too.large': 'payload-too-large',
+  'encoding.unsupported': 'unsupported-media-type',
+  'charset.unsupported': 'unsupported-media-type',
+  'request.size.invalid': 'malformed-body',
+  'request.aborted': 'malformed-body',
+  'parameters.too.many': 'payload-too-large',
+};
+
+/** Zod issues as `{path, message}` without ever echoing the submitted value (it may be a password). */
+export const fieldErrors = (error: ZodError): FieldError[] =>
+  error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join('.') : '(body)',
+    message:
+      issue.code === 'unrecognized_keys' ? `unknown member(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+
+export const toProblem = (err: unknown): HttpProblem => {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof ZodError)
+    return problem('validation-failed', 'The request does not match the schema', {
+      errors: fieldErrors(err),
+    });
+  if (err instanceof StoreUnavailableError)
+    return problem('unavailable', 'A backing store is unavailable; retry shortly', {
+      headers: { 'Retry-After': '5' },
+    });
+  if (err instanceof WrongExpectedVersionError)
+    return problem('conflict', 'Concurrent modification; retry the request');
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { type?: unknown; code?: unknown; message?: unknown };
+    if (typeof e.type === 'string' && e.type in BODY_PARSER_ERRORS) {
+      const code = BODY_PARSER_ERRORS[e.type] as ProblemCode;
+      return problem(
+        code,
+        code === 'payload-too-large' ? 'The body exceeds 16 KiB' : 'The body could not be parsed',
+      );
+    }
+    if (typeof e.code === 'string') {
+      if (e.code in PROBLEMS && e.code !== 'internal-error') {
+        return problem(e.code as ProblemCode, typeof e.message === 'string' ? e.message : undefined);
+      }
+      const mapped = DOMAIN_TO_PROBLEM[e.code];
+      if (mapped) return problem(mapped, typeof e.message === 'string' ? e.message : undefined);
+    }
+  }
+  return problem('internal-error', 'An unexpected error occurred');
+};

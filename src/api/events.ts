@@ -1,0 +1,138 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import { isPosition, type EventFilter, type EventStore, type Position } from '../application/event-store';
+import { presentEvents } from '../application/events/present';
+import { FEED_STREAM_PREFIXES, eventJsonSchemas } from '../application/events/schemas';
+import type { AccessTokens, Clock, PersonalDataVault } from '../application/ports';
+import type { Authenticated } from '../application/session/session-check';
+import { authenticate, authOf, requireRole } from './authenticate';
+import { streamEvents } from './event-stream';
+import { problem } from './problem';
+import { createRouteTable, type RouteTable } from './routes';
+
+/**
+ * The account event feed for downstream services (CONTRACT "Events"):
+ *
+ * - `GET /v1/events?after=&limit=&types=` one page in global commit order: `{events, next_cursor}`.
+ *   `next_cursor` is the last position the read LOOKED AT, filtered-out events and other streams included,
+ *   so a reader with a narrow `types` filter still moves forward; pass it back as `after`. When nothing new
+ *   has been committed it is the `after` that was given (the feed never ends: ask again later), and null
+ *   only while the store holds no event at all and no `after` was given.
+ * - `GET /v1/events/stream` the same feed as server-sent events (event-stream.ts).
+ * - `GET /v1/events/schema` JSON Schema of the envelope and of every event type; public, it holds no data.
+ *
+ * Only the `user-` and `session-` streams are shown (FEED_STREAM_PREFIXES). Both feed endpoints need a
+ * bearer token of an account holding `events:read`; `admin` alone does not grant it, so reading every
+ * account's history is always a deliberate, recorded grant. Personal data is opened only for callers that
+ * also hold `pii:read`, and redacted for everyone else. No hash, nonce or token ever appears (present.ts).
+ */
+
+export type EventFeedDeps = {
+  store: EventStore;
+  vault: PersonalDataVault;
+  accessTokens: AccessTokens;
+  clock: Clock;
+};
+
+export type EventFeedOptions = {
+  /** Comment lines on an idle stream, so proxies and clients see it alive (default 15 s). */
+  heartbeatMs?: number;
+  /** Aborted when the service shuts down: open streams end at once (clients resume with Last-Event-ID). */
+  shutdown?: AbortSignal;
+};
+
+export const FEED_READ_ROLE = 'events:read';
+export const PII_READ_ROLE = 'pii:read';
+
+// Type prefixes as in `types=UserRegistered,Session`: PascalCase names, a bounded list.
+const typesParam = z
+  .string()
+  .max(2000)
+  .transform((value) => value.split(',').map((t) => t.trim()))
+  .pipe(
+    z
+      .array(z.string().regex(/^[A-Z][A-Za-z0-9]{0,99}$/, 'must be an event type prefix'))
+      .min(1)
+      .max(50),
+  );
+
+const positionParam = z.string().refine(isPosition, 'must be a position taken from the feed');
+
+const limitParam = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 200')
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(200));
+
+export const pageQuery = z.strictObject({
+  after: positionParam.optional(),
+  limit: limitParam.optional(),
+  types: typesParam.optional(),
+});
+
+export const streamQuery = z.strictObject({
+  after: positionParam.optional(),
+  types: typesParam.optional(),
+});
+
+export const feedFilter = (types: string[] | undefined): EventFilter => ({
+  streamPrefixes: [...FEED_STREAM_PREFIXES],
+  ...(types ? { eventTypePrefixes: types } : {}),
+});
+
+/** Roles as folded from the write side at authentication, so a revoked role stops working at once. */
+export const holdsRole = (auth: Authenticated, role: string): boolean =>
+  auth.user.status !== 'erased' &&
+  auth.user.status !== 'initial' &&
+  (auth.user.roles as readonly string[]).includes(role);
+
+export const eventRoutes = (deps: EventFeedDeps, options: EventFeedOptions = {}): RouteTable => {
+  const table = createRouteTable();
+  const auth = authenticate(deps);
+  const reader = requireRole(FEED_READ_ROLE);
+  let schemas: unknown;
+
+  table.add('get', '/v1/events/schema', ((_req, res) => {
+    schemas ??= eventJsonSchemas();
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(schemas);
+  }) satisfies RequestHandler);
+
+  table.add('get', '/v1/events', auth, reader, async (req: Request, res: Response) => {
+    const query = pageQuery.parse(req.query);
+    const revealPersonalData = holdsRole(authOf(res), PII_READ_ROLE);
+    const page = await deps.store.readAll({
+      after: query.after,
+      maxCount: query.limit ?? 50,
+      filter: feedFilter(query.types),
+    });
+    const events = await presentEvents(page.events, { vault: deps.vault, revealPersonalData });
+    const next: Position | null = page.checkpoint ?? query.after ?? null;
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ events, next_cursor: next });
+  });
+
+  table.add('get', '/v1/events/stream', auth, reader, async (req: Request, res: Response) => {
+    const query = streamQuery.parse(req.query);
+    // A reconnecting EventSource repeats the URL of its first request: its Last-Event-ID is the newer news.
+    const lastEventId = req.get('last-event-id');
+    if (lastEventId !== undefined && !isPosition(lastEventId)) {
+      throw problem('validation-failed', 'Last-Event-ID is not a position of this feed', {
+        errors: [{ path: 'Last-Event-ID', message: 'must be a position taken from the feed' }],
+      });
+    }
+    const revealPersonalData = holdsRole(authOf(res), PII_READ_ROLE);
+    await streamEvents(req, res, {
+      ...deps,
+      from: lastEventId ?? query.after,
+      filter: feedFilter(query.types),
+      revealPersonalData,
+      stillAllowed: (fresh) =>
+        holdsRole(fresh, FEED_READ_ROLE) && holdsRole(fresh, PII_READ_ROLE) === revealPersonalData,
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      shutdown: options.shutdown,
+    });
+  });
+
+  return table;
+};

@@ -1,0 +1,95 @@
+import type { RecordedEvent } from '../event-store';
+import type { SqlExecutor } from '../sql';
+import type { SubscriptionHandler } from '../subscriptions/runner';
+import { USER_STREAM_PREFIX } from '../../domain/user';
+import type { MailKind } from './ports';
+
+/**
+ * The mail side effect of the account events (STYLE.md: side effects are consumers with their own
+ * checkpoint, never inside a projection, so a read-model rebuild never sends mail).
+ *
+ * It does not send: it records one outbox row per mail-worthy event, in the transaction that moves its
+ * checkpoint, keyed by the event id so a redelivered event inserts nothing. The outbox sender delivers the
+ * rows, retrying while the mail server is down, so a command never waits on SMTP. A row holds the user id,
+ * the kind and the token id: the address is opened from the account's events and the token rebuilt only
+ * when the mail is sent, so the mail goes to the stored address and no token is ever written down.
+ */
+export const MAIL_CONSUMER_NAME = 'mail-outbox';
+
+/** Raised on commit when rows were added; the sender listens so a mail goes out at once. */
+export const MAIL_OUTBOX_CHANNEL = 'mail_outbox';
+
+export type OutboxRow = {
+  eventId: string;
+  userId: string;
+  kind: MailKind;
+  tokenId: string | null;
+  tokenExpiresAt: string | null;
+  occurredAt: string;
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const KIND_OF: Record<string, MailKind> = {
+  EmailVerificationRequested: 'verification',
+  PasswordResetRequested: 'reset',
+  DuplicateRegistrationAttempted: 'signup-attempt',
+  PasswordChanged: 'password-changed',
+  PasswordResetCompleted: 'password-reset',
+};
+
+type MailEventData = {
+  tokenId?: unknown;
+  expiresAt?: unknown;
+  requestedAt?: unknown;
+  at?: unknown;
+};
+
+const isoOrNull = (value: unknown): string | null =>
+  typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
+
+/** The outbox row an event asks for, or null. Never throws: a recorded fact that does not fit is skipped. */
+export const outboxRowOf = (event: RecordedEvent): OutboxRow | null => {
+  const kind = KIND_OF[event.type];
+  if (kind === undefined || !event.streamId.startsWith(USER_STREAM_PREFIX)) return null;
+  const userId = event.streamId.slice(USER_STREAM_PREFIX.length);
+  if (!UUID.test(userId)) return null;
+  const data = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as MailEventData;
+  const withToken = kind === 'verification' || kind === 'reset';
+  const tokenId =
+    withToken && typeof data.tokenId === 'string' && UUID.test(data.tokenId) ? data.tokenId : null;
+  if (withToken && tokenId === null) return null;
+  return {
+    eventId: event.id,
+    userId,
+    kind,
+    tokenId,
+    tokenExpiresAt: withToken ? isoOrNull(data.expiresAt) : null,
+    occurredAt:
+      isoOrNull(data.requestedAt) ??
+      isoOrNull(data.at) ??
+      isoOrNull(event.metadata.occurred_at) ??
+      event.createdAt.toISOString(),
+  };
+};
+
+export const insertOutboxRows = async (tx: SqlExecutor, rows: OutboxRow[]): Promise<void> => {
+  for (const row of rows) {
+    await tx.query(
+      `insert into mail_outbox (event_id, user_id, kind, token_id, token_expires_at, occurred_at)
+       values ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz)
+       on conflict (event_id) do nothing`,
+      [row.eventId, row.userId, row.kind, row.tokenId, row.tokenExpiresAt, row.occurredAt],
+    );
+  }
+  if (rows.length > 0) await tx.query(`select pg_notify($1, '')`, [MAIL_OUTBOX_CHANNEL]);
+};
+
+export const mailConsumer = (): SubscriptionHandler => ({
+  name: MAIL_CONSUMER_NAME,
+  filter: { streamPrefixes: [USER_STREAM_PREFIX] },
+  handle: async (events, tx) => {
+    const rows = events.map(outboxRowOf).filter((row): row is OutboxRow => row !== null);
+    await insertOutboxRows(tx, rows);
+  },
+});

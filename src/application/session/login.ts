@@ -1,0 +1,168 @@
+import { eventMetadata, type LoadedStream } from '../command-handler';
+import { findAccountByEmail } from '../user/find-account';
+import {
+  canAttemptLogin,
+  checkPassword,
+  isAccount,
+  userDecider,
+  userStreamId,
+  type LoginOutcome,
+  type UserState,
+} from '../../domain/user';
+import { sessionDecider, sessionStreamId, type StartSession } from '../../domain/session';
+import { decideAndAppend } from './decide-and-append';
+import { issueTokens, userContext, type IssuedTokens, type Origin, type SessionDeps } from './deps';
+
+export type LoginInput = { email: string; password: string; userAgent?: string; ip?: string };
+
+/**
+ * `invalid_credentials` covers every failure before the password is proven, with `reason` for logs and
+ * metrics only: the caller answers all of them alike (CONTRACT.md, no account enumeration).
+ */
+export type LoginResult =
+  | { kind: 'ok'; tokens: IssuedTokens }
+  | { kind: 'invalid_credentials'; reason: Exclude<LoginOutcome, 'ok' | 'email_not_verified'> | 'unknown' }
+  | { kind: 'email_not_verified' };
+
+/** A user agent is shown back in the session list; anything longer is noise, not identification. */
+const MAX_USER_AGENT = 512;
+
+type PasswordCheck = { verified: boolean; rehashed?: string };
+
+/**
+ * Login: find the account on the write side, prove the password, record what the lockout policy needs in
+ * the user stream, then start a session in a stream of its own (docs/design.md, "Sessions", "Lockout").
+ * A successful login appends nothing to the user stream unless failures are cleared or the hash is
+ * upgraded, so the user stream does not grow with logins.
+ */
+export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin): Promise<LoginResult> => {
+  const now = deps.clock.now();
+  const found = (await findAccountByEmail(deps, input.email))?.user;
+  if (!found || !isAccount(found.state)) {
+    // Equal work for an unknown address: the answer's timing must not tell that it exists (CWE-208).
+    await deps.hasher.verifyDummy(input.password);
+    return { kind: 'invalid_credentials', reason: 'unknown' };
+  }
+  const { userId } = found;
+  // Locked or deactivated: refused without checking the password and without recording anything. The
+  // dummy verify keeps the answer's timing the same as for a wrong password or an unknown address, so
+  // timing tells nobody that the account exists and is locked.
+  if (!canAttemptLogin(found.state, now)) {
+    await deps.hasher.verifyDummy(input.password);
+    return {
+      kind: 'invalid_credentials',
+      reason: found.state.status === 'deactivated' ? 'deactivated' : 'locked',
+    };
+  }
+
+  // Keyed by the sealed hash: a retry after a concurrent password change must verify against the new one.
+  const checks = new Map<string, PasswordCheck>();
+  const check = async (sealedHash: string): Promise<PasswordCheck> => {
+    const known = checks.get(sealedHash);
+    if (known) return known;
+    const result = await verifyPassword(deps, userId, sealedHash, input.password);
+    checks.set(sealedHash, result);
+    return result;
+  };
+
+  const decided = await decideAndAppend(
+    deps.store,
+    userDecider,
+    userStreamId(userId),
+    async ({ state }: LoadedStream<UserState>) => {
+      const ctx = userContext(origin, userId, now);
+      // Erased between the lookup and now: as unknown as any other missing account.
+      if (!isAccount(state)) return { outcome: 'invalid_credentials' as const, events: [], ctx };
+      const proof = canAttemptLogin(state, now) ? await check(state.passwordHash) : { verified: false };
+      const decision = checkPassword(
+        {
+          type: 'CheckPassword',
+          data: {
+            passwordVerified: proof.verified,
+            ...(proof.rehashed !== undefined ? { rehashedPasswordHash: proof.rehashed } : {}),
+            requireVerification: deps.settings.requireVerifiedEmail,
+            now,
+          },
+        },
+        state,
+      );
+      return { outcome: decision.outcome, events: decision.events, ctx };
+    },
+    // Every attempt of a concurrent burst of wrong passwords must be counted: retry generously.
+    { initial: found, attempts: 8 },
+  );
+
+  switch (decided.outcome) {
+    case 'ok':
+      break;
+    case 'email_not_verified':
+      return { kind: 'email_not_verified' };
+    default:
+      return { kind: 'invalid_credentials', reason: decided.outcome };
+  }
+  if (!isAccount(decided.state)) return { kind: 'invalid_credentials', reason: 'unknown' };
+
+  const sessionId = deps.ids.uuid();
+  const nonce = deps.ids.uuid();
+  const first = deps.refreshTokens.derive(sessionId, 0, nonce);
+  const [userAgent, ip] = await Promise.all([
+    sealOptional(deps, userId, input.userAgent?.slice(0, MAX_USER_AGENT)),
+    sealOptional(deps, userId, input.ip),
+  ]);
+  const start: StartSession = {
+    type: 'StartSession',
+    data: {
+      sessionId,
+      userId,
+      // The cut-off design: the session is alive only while no later user event has ended every session.
+      startedAtUserRevision: decided.revision,
+      refreshTokenHash: first.tokenHash,
+      nonce,
+      idleMs: deps.settings.idleMs,
+      absoluteMs: deps.settings.absoluteMs,
+      ...(userAgent !== undefined ? { userAgent } : {}),
+      ...(ip !== undefined ? { ip } : {}),
+      now,
+    },
+  };
+  // A fresh random id: the stream is new by construction, so there is nothing to load before deciding.
+  const events = sessionDecider.decide(start, sessionDecider.initialState);
+  const metadata = eventMetadata(userContext(origin, userId, now));
+  await deps.store.appendToStream(
+    sessionStreamId(sessionId),
+    events.map((e) => ({ type: e.type, data: e.data, metadata })),
+    { expectedRevision: 'no_stream' },
+  );
+  const tokens = await issueTokens(deps, {
+    userId,
+    sessionId,
+    roles: decided.state.roles,
+    refreshToken: first.token,
+  });
+  return { kind: 'ok', tokens };
+};
+
+const verifyPassword = async (
+  deps: Pick<SessionDeps, 'hasher' | 'vault'>,
+  userId: string,
+  sealedHash: string,
+  password: string,
+): Promise<PasswordCheck> => {
+  const hash = await deps.vault.open(userId, sealedHash);
+  if (hash === null) {
+    // The key is gone (erased meanwhile): nothing to verify against, but the same work is done.
+    await deps.hasher.verifyDummy(password);
+    return { verified: false };
+  }
+  if (!(await deps.hasher.verify(hash, password))) return { verified: false };
+  if (!deps.hasher.needsRehash(hash)) return { verified: true };
+  // The parameters rose since this hash was made: upgrade it now that the password is at hand.
+  return { verified: true, rehashed: await deps.vault.seal(userId, await deps.hasher.hash(password)) };
+};
+
+const sealOptional = async (
+  deps: Pick<SessionDeps, 'vault'>,
+  userId: string,
+  value: string | undefined,
+): Promise<string | undefined> =>
+  value === undefined || value === '' ? undefined : deps.vault.seal(userId, value);

@@ -1,0 +1,18 @@
+import type { CommandContext } from '../command-handler';
+import { addSeconds, type AccountDeps } from './deps';
+import { requestAccountMail } from './mail-request';
+
+/**
+ * Asks for the verification mail again; answers nothing (see requestAccountMail). The decider repeats the
+ * outstanding token while it is valid and throttles to one mail a minute.
+ */
+export const resendVerification = (deps: AccountDeps, email: string, ctx: CommandContext): Promise<void> =>
+  requestAccountMail(deps, email, ctx, (userId, tokenId) => ({
+    type: 'ResendVerification',
+    data: {
+      newTokenId: tokenId,
+      newTokenHash: deps.oneTimeTokens.issue('verify-email', userId, tokenId).tokenHash,
+      newExpiresAt: addSeconds(ctx.now, deps.config.tokens.verificationTtlSeconds),
+      now: ctx.now,
+    },
+  }));

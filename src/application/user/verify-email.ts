@@ -1,0 +1,38 @@
+import { handleCommand, type CommandContext } from '../command-handler';
+import type { Position } from '../event-store';
+import { isDomainError } from '../../domain/shared';
+import { invalidToken, userDecider, userStreamId } from '../../domain/user';
+import type { AccountDeps } from './deps';
+
+/**
+ * Verifies the address with the token from the verification mail. The token names its user, so the
+ * account is found without a lookup table (docs/design.md, "One-time tokens").
+ *
+ * Single use (CONTRACT.md): the decider treats a repeat of the token that verified the address as "done
+ * already" and records nothing; here that repeat is refused like any spent token, so two concurrent uses
+ * give exactly one success. A client that lost the answer retries with its Idempotency-Key.
+ */
+export const verifyEmail = async (
+  deps: Pick<AccountDeps, 'store' | 'oneTimeTokens'>,
+  token: string,
+  ctx: CommandContext,
+): Promise<{ userId: string; position: Position }> => {
+  const claimed = deps.oneTimeTokens.parse(token);
+  if (claimed === null) throw invalidToken();
+  const { userId } = claimed;
+  try {
+    const result = await handleCommand(
+      deps.store,
+      userDecider,
+      userStreamId(userId),
+      { type: 'VerifyEmail', data: { tokenHash: deps.oneTimeTokens.hash(token), now: ctx.now } },
+      { ...ctx, actor: { type: 'user', id: userId } },
+    );
+    if (result.position === null) throw invalidToken();
+    return { userId, position: result.position };
+  } catch (e) {
+    // The token's holder learns nothing about the account beyond "this link does not work".
+    if (isDomainError(e, 'user-deactivated')) throw invalidToken();
+    throw e;
+  }
+};

@@ -1,0 +1,94 @@
+import type { Services } from '../infrastructure/services';
+import { rebuildDeps } from '../infrastructure/projections';
+import { findProjection, projections, rebuildProjection } from '../projections';
+import { projectionLag } from '../projections/health';
+import { readRegistry } from '../projections/registry';
+import type { CliCommand } from './command';
+import { consoleOutput, type CliOutput } from './io';
+import { withServices } from './open';
+
+type Deps = Pick<Services, 'sql' | 'store' | 'clock' | 'keys'>;
+
+/** Per projection: the active version and tables, the live checkpoint and lag, a rebuild in progress. */
+export const runProjectionsStatus = async (deps: Deps, io: CliOutput): Promise<number> => {
+  for (const projection of projections) {
+    const entry = await readRegistry(deps.sql, projection.name);
+    const lag = await projectionLag(deps, projection);
+    if (!entry) {
+      io.out(`${projection.name}: not built yet (code version ${projection.version})`);
+      continue;
+    }
+    const outdated = entry.version !== projection.version ? ` (code is version ${projection.version})` : '';
+    io.out(
+      `${projection.name}: version ${entry.version}${outdated}, tables ${entry.tables.join(', ')}, ` +
+        `checkpoint ${lag.checkpoint ?? 'none'}, lag ${lag.lagSeconds.toFixed(1)} s`,
+    );
+    if (entry.building) {
+      io.out(
+        `  rebuild in progress since ${entry.building.startedAt.toISOString()}: version ` +
+          `${entry.building.version}, tables ${entry.building.tables.join(', ')}, at ` +
+          `${entry.building.position ?? 'the start'} (run \`projections rebuild ${projection.name}\` to resume)`,
+      );
+    }
+  }
+  return 0;
+};
+
+/** Rebuilds one projection, or all, from position zero into fresh tables, then switches to them. */
+export const runProjectionsRebuild = async (
+  deps: Deps,
+  args: string[],
+  io: CliOutput,
+  signal?: AbortSignal,
+): Promise<number> => {
+  if (args.length > 1) {
+    io.err('usage: identity projections rebuild [name]');
+    return 2;
+  }
+  const name = args[0];
+  const chosen = name === undefined ? [...projections] : [findProjection(name)];
+  if (chosen.some((p) => p === undefined)) {
+    io.err(`unknown projection "${name}"; projections: ${projections.map((p) => p.name).join(', ')}`);
+    return 2;
+  }
+  for (const projection of chosen) {
+    if (!projection) continue;
+    let reported = 0;
+    const result = await rebuildProjection(rebuildDeps(deps), projection, {
+      signal,
+      onProgress: (p) => {
+        if (p.events - reported < 10_000) return;
+        reported = p.events;
+        io.err(`${p.projection}: ${p.events} events applied`);
+      },
+    });
+    io.out(
+      `${result.projection}: ${result.resumed ? 'resumed and ' : ''}rebuilt ${result.events} events in ` +
+        `${result.seconds.toFixed(1)} s (${Math.round(result.eventsPerSecond)} events/s) into ` +
+        `${result.tables.join(', ')}; now active`,
+    );
+  }
+  return 0;
+};
+
+export const projectionsStatus: CliCommand = {
+  name: 'projections status',
+  summary: 'read models: active version and tables, checkpoint, lag, rebuilds in progress',
+  run: (_args, config) => withServices(config, (services) => runProjectionsStatus(services, consoleOutput)),
+};
+
+export const projectionsRebuild: CliCommand = {
+  name: 'projections rebuild',
+  summary: 'rebuild [name] (default: all) from the first event into fresh tables, then switch to them',
+  run: (args, config) =>
+    withServices(config, async (services) => {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      try {
+        return await runProjectionsRebuild(services, args, consoleOutput, controller.signal);
+      } finally {
+        process.off('SIGINT', stop);
+      }
+    }),
+};

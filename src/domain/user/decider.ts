@@ -1,0 +1,215 @@
+import { fromTimestamp, unknownEvent, unreachable, type Decider } from '../shared/decider';
+import { deactivateUser, eraseUser, grantRole, reactivateUser, revokeRole, unlockUser } from './admin';
+import type { UserCommand } from './commands';
+import type { UserEvent } from './events';
+import { NO_LOCKOUT } from './lockout';
+import { checkPassword } from './login';
+import { changePassword, requestPasswordReset, resetPassword } from './password';
+import { endAllSessions, updateProfile } from './profile';
+import { registerUser, resendVerification, verifyEmail } from './registration';
+import {
+  initialUserState,
+  isAccount,
+  type Account,
+  type CutOffReason,
+  type SessionsCutOff,
+  type UserState,
+} from './state';
+import type { OneTimeToken } from './tokens';
+
+export const initialState: UserState = initialUserState;
+
+/**
+ * CheckPassword and ChangePassword answer with an outcome beside their events: call `checkPassword` /
+ * `changePassword` for those. Through `decide` they give only the events, which is what replaying a
+ * decision in tests and retries needs, but never tells a failed login from a successful one.
+ */
+export const decide = (command: UserCommand, state: UserState): UserEvent[] => {
+  switch (command.type) {
+    case 'RegisterUser':
+      return registerUser(command, state);
+    case 'VerifyEmail':
+      return verifyEmail(command, state);
+    case 'ResendVerification':
+      return resendVerification(command, state);
+    case 'CheckPassword':
+      return checkPassword(command, state).events;
+    case 'ChangePassword':
+      return changePassword(command, state).events;
+    case 'RequestPasswordReset':
+      return requestPasswordReset(command, state);
+    case 'ResetPassword':
+      return resetPassword(command, state);
+    case 'UpdateProfile':
+      return updateProfile(command, state);
+    case 'EndAllSessions':
+      return endAllSessions(command, state);
+    case 'DeactivateUser':
+      return deactivateUser(command, state);
+    case 'ReactivateUser':
+      return reactivateUser(command, state);
+    case 'UnlockUser':
+      return unlockUser(command, state);
+    case 'EraseUser':
+      return eraseUser(command, state);
+    case 'GrantRole':
+      return grantRole(command, state);
+    case 'RevokeRole':
+      return revokeRole(command, state);
+    default:
+      return unreachable(command);
+  }
+};
+
+/**
+ * Folds one event and counts it: the state's `revision` is the stream revision of the last event folded
+ * in, as long as the fold starts at `initialState` with the stream's first event (revision 0). The
+ * sessions cut-off needs it: it is the revision of the very event that sets it (docs/design.md,
+ * "Sessions"). Events that do not fit the state still count, and change nothing else.
+ */
+export const evolve = (state: UserState, event: UserEvent): UserState => {
+  const revision = state.revision + 1;
+  return { ...apply(state, event, revision), revision };
+};
+
+const onAccount = (state: UserState, change: (account: Account) => UserState): UserState =>
+  isAccount(state) ? change(state) : state;
+
+const cutOff = (
+  revision: number,
+  reason: CutOffReason,
+  survivorSessionId: string | null = null,
+): SessionsCutOff => ({
+  revision,
+  survivorSessionId,
+  reason,
+});
+
+const token = (data: {
+  tokenId: string;
+  tokenHash: string;
+  expiresAt: string;
+  requestedAt: string;
+}): OneTimeToken => ({
+  tokenId: data.tokenId,
+  tokenHash: data.tokenHash,
+  expiresAt: fromTimestamp(data.expiresAt),
+  requestedAt: fromTimestamp(data.requestedAt),
+});
+
+const apply = (state: UserState, event: UserEvent, revision: number): UserState => {
+  switch (event.type) {
+    case 'UserRegistered': {
+      if (state.status !== 'initial') return state;
+      const { data } = event;
+      return {
+        status: 'pending_verification',
+        revision,
+        userId: data.userId,
+        email: data.email,
+        username: data.username ?? null,
+        passwordHash: data.passwordHash,
+        registeredAt: fromTimestamp(data.registeredAt),
+        emailVerified: false,
+        verification: null,
+        verifiedWithTokenHash: null,
+        passwordReset: null,
+        lastPasswordResetRequestedAt: null,
+        lastDuplicateNoticeAt: null,
+        lockout: NO_LOCKOUT,
+        roles: [],
+        sessionsCutOff: null,
+      };
+    }
+    case 'PendingRegistrationReplaced':
+      // A squatter's sessions (a deployment that lets unverified users in) go with their password.
+      return onAccount(state, (a) => ({
+        ...a,
+        passwordHash: event.data.passwordHash,
+        username: event.data.username ?? null,
+        sessionsCutOff: cutOff(revision, 'registration_replaced'),
+      }));
+    case 'DuplicateRegistrationAttempted':
+      return onAccount(state, (a) => ({ ...a, lastDuplicateNoticeAt: fromTimestamp(event.data.at) }));
+    case 'EmailVerificationRequested':
+      return onAccount(state, (a) => ({ ...a, verification: token(event.data) }));
+    case 'EmailVerified':
+      return onAccount(state, (a) => ({
+        ...a,
+        status: a.status === 'pending_verification' ? 'active' : a.status,
+        emailVerified: true,
+        verification: null,
+        verifiedWithTokenHash: a.verification?.tokenHash ?? null,
+      }));
+    case 'LoginFailed':
+      return onAccount(state, (a) => ({
+        ...a,
+        lockout: { ...a.lockout, consecutiveFailures: event.data.consecutiveFailures },
+      }));
+    case 'AccountLocked':
+      return onAccount(state, (a) => ({
+        ...a,
+        lockout: { ...a.lockout, level: event.data.level, lockedUntil: fromTimestamp(event.data.until) },
+      }));
+    case 'FailedLoginsCleared':
+    case 'AccountUnlocked':
+      return onAccount(state, (a) => ({ ...a, lockout: NO_LOCKOUT }));
+    case 'PasswordRehashed':
+      return onAccount(state, (a) => ({ ...a, passwordHash: event.data.passwordHash }));
+    case 'PasswordChanged':
+      return onAccount(state, (a) => ({
+        ...a,
+        passwordHash: event.data.passwordHash,
+        passwordReset: null,
+        sessionsCutOff: cutOff(revision, 'password_changed', event.data.keepSessionId ?? null),
+      }));
+    case 'PasswordResetRequested':
+      return onAccount(state, (a) => ({
+        ...a,
+        passwordReset: token(event.data),
+        lastPasswordResetRequestedAt: fromTimestamp(event.data.requestedAt),
+      }));
+    case 'PasswordResetCompleted':
+      return onAccount(state, (a) => ({
+        ...a,
+        passwordHash: event.data.passwordHash,
+        passwordReset: null,
+        lockout: NO_LOCKOUT,
+        sessionsCutOff: cutOff(revision, 'password_reset'),
+      }));
+    case 'UserProfileUpdated':
+      return onAccount(state, (a) => ({ ...a, username: event.data.username }));
+    case 'UserDeactivated':
+      return onAccount(state, (a) => ({
+        ...a,
+        status: 'deactivated',
+        sessionsCutOff: cutOff(revision, 'deactivated'),
+      }));
+    case 'UserReactivated':
+      return onAccount(state, (a) =>
+        a.status === 'deactivated'
+          ? { ...a, status: a.emailVerified ? 'active' : 'pending_verification' }
+          : a,
+      );
+    case 'RoleGranted':
+      return onAccount(state, (a) =>
+        a.roles.includes(event.data.role) ? a : { ...a, roles: [...a.roles, event.data.role] },
+      );
+    case 'RoleRevoked':
+      return onAccount(state, (a) => ({ ...a, roles: a.roles.filter((role) => role !== event.data.role) }));
+    case 'AllSessionsEnded':
+      return onAccount(state, (a) => ({ ...a, sessionsCutOff: cutOff(revision, event.data.reason) }));
+    case 'UserErased':
+      return onAccount(state, (a) => ({
+        status: 'erased',
+        revision,
+        userId: a.userId,
+        erasedAt: fromTimestamp(event.data.at),
+        sessionsCutOff: cutOff(revision, 'erased'),
+      }));
+    default:
+      return unknownEvent(event, state);
+  }
+};
+
+export const userDecider: Decider<UserCommand, UserEvent, UserState> = { initialState, evolve, decide };

@@ -1,0 +1,104 @@
+import type { DomainEvent, Timestamp } from '../shared/decider';
+import type { Role } from './roles';
+
+export const USER_STREAM_PREFIX = 'user-';
+
+export const userStreamId = (userId: string): string => `${USER_STREAM_PREFIX}${userId}`;
+
+/**
+ * `email`, `username` and `passwordHash` are sealed by the application with the user's data key before
+ * they reach the domain (docs/design.md, "Personal data"): opaque strings here, unreadable after erasure.
+ * Timestamps are ISO 8601 strings (see shared/decider.ts).
+ */
+export type UserRegistered = DomainEvent<
+  'UserRegistered',
+  { userId: string; email: string; username?: string; passwordHash: string; registeredAt: Timestamp }
+>;
+
+/** A new registration of an address still pending verification: the latest wins (pre-hijacking defence). */
+export type PendingRegistrationReplaced = DomainEvent<
+  'PendingRegistrationReplaced',
+  { passwordHash: string; username?: string }
+>;
+
+/** Someone registered an already taken address; the owner gets a notice mail. */
+export type DuplicateRegistrationAttempted = DomainEvent<'DuplicateRegistrationAttempted', { at: Timestamp }>;
+
+/**
+ * Asks the mail consumer to send the verification link for `tokenId`. A repeat of the same tokenId with a
+ * later `requestedAt` means "send the same link again".
+ */
+export type EmailVerificationRequested = DomainEvent<
+  'EmailVerificationRequested',
+  { tokenId: string; tokenHash: string; expiresAt: Timestamp; requestedAt: Timestamp }
+>;
+
+export type EmailVerified = DomainEvent<'EmailVerified', { at: Timestamp }>;
+
+export type LoginFailed = DomainEvent<'LoginFailed', { at: Timestamp; consecutiveFailures: number }>;
+
+export type AccountLocked = DomainEvent<'AccountLocked', { until: Timestamp; level: number }>;
+
+export type FailedLoginsCleared = DomainEvent<'FailedLoginsCleared', { at: Timestamp }>;
+
+export type AccountUnlocked = DomainEvent<
+  'AccountUnlocked',
+  { at: Timestamp; by: 'admin' | 'password_reset' }
+>;
+
+export type PasswordRehashed = DomainEvent<'PasswordRehashed', { passwordHash: string }>;
+
+/** Ends every session but `keepSessionId` (the one that made the change). */
+export type PasswordChanged = DomainEvent<
+  'PasswordChanged',
+  { passwordHash: string; keepSessionId?: string; at: Timestamp }
+>;
+
+export type PasswordResetRequested = DomainEvent<
+  'PasswordResetRequested',
+  { tokenId: string; tokenHash: string; expiresAt: Timestamp; requestedAt: Timestamp }
+>;
+
+/** Uses up `tokenId`, voids every outstanding reset token, clears the lockout and ends ALL sessions. */
+export type PasswordResetCompleted = DomainEvent<
+  'PasswordResetCompleted',
+  { passwordHash: string; tokenId: string; at: Timestamp }
+>;
+
+export type UserProfileUpdated = DomainEvent<'UserProfileUpdated', { username: string | null }>;
+
+export type UserDeactivated = DomainEvent<'UserDeactivated', { at: Timestamp }>;
+
+export type UserReactivated = DomainEvent<'UserReactivated', { at: Timestamp }>;
+
+export type RoleGranted = DomainEvent<'RoleGranted', { role: Role }>;
+
+export type RoleRevoked = DomainEvent<'RoleRevoked', { role: Role }>;
+
+export type AllSessionsEnded = DomainEvent<'AllSessionsEnded', { at: Timestamp; reason: 'logout_all' }>;
+
+export type UserErased = DomainEvent<'UserErased', { at: Timestamp }>;
+
+export type UserEvent =
+  | UserRegistered
+  | PendingRegistrationReplaced
+  | DuplicateRegistrationAttempted
+  | EmailVerificationRequested
+  | EmailVerified
+  | LoginFailed
+  | AccountLocked
+  | FailedLoginsCleared
+  | AccountUnlocked
+  | PasswordRehashed
+  | PasswordChanged
+  | PasswordResetRequested
+  | PasswordResetCompleted
+  | UserProfileUpdated
+  | UserDeactivated
+  | UserReactivated
+  | RoleGranted
+  | RoleRevoked
+  | AllSessionsEnded
+  | UserErased;
+
+export type UserEventType = UserEvent['type'];

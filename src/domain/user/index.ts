@@ -1,0 +1,13 @@
+export * from './admin';
+export * from './commands';
+export { userDecider, evolve as evolveUser, decide as decideUser } from './decider';
+export * from './events';
+export * from './lockout';
+export * from './login';
+export * from './password';
+export * from './profile';
+export * from './registration';
+export * from './roles';
+export * from './sessions';
+export * from './state';
+export * from './tokens';

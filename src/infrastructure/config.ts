@@ -1,0 +1,193 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration: environment variables, parsed and validated once at start-up. A wrong value stops the
+ * process with a message naming the variable. Every variable is documented in the README with its default.
+ */
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .optional()
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .pipe(z.number().int().min(min).max(max));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .url()
+    .refine((v) => protocols.includes(new URL(v).protocol), `must be a ${protocols.join(' or ')} URL`);
+
+const schema = z.object({
+  PORT: int(3000, 0, 65535),
+  HOST: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  EVENT_STORE: z.enum(['embedded', 'postgres', 'esdb']).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  EVENTSTORE_CONNECTION_STRING: z
+    .string()
+    .regex(/^esdb(\+discover)?:\/\//, 'must be an esdb:// or esdb+discover:// connection string')
+    .optional(),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  MAIL_FROM: z.string().min(3).default('Identity <no-reply@identity.local>'),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  BOOTSTRAP_ADMIN_EMAIL: z.string().min(3).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(\d+|false|true|loopback|[\w.:/, -]+)$/, 'must be a hop count, loopback, or addresses')
+    .optional(),
+  REQUIRE_VERIFIED_EMAIL: bool(true),
+  REGISTRATION_REVEALS_EXISTING: bool(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MASTER_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).default('identity'),
+  ACCESS_TOKEN_TTL_SECONDS: int(900, 60, 900),
+  REFRESH_REUSE_GRACE_SECONDS: int(10, 0, 120),
+  SESSION_IDLE_TIMEOUT_SECONDS: int(14 * 24 * 3600, 300, 365 * 24 * 3600),
+  SESSION_ABSOLUTE_TIMEOUT_SECONDS: int(30 * 24 * 3600, 300, 365 * 24 * 3600),
+  PASSWORD_MIN_LENGTH: int(12, 8, 128),
+  ARGON2_MEMORY_KIB: int(19456, 19456, 4 * 1024 * 1024),
+  ARGON2_TIME_COST: int(2, 2, 100),
+  ARGON2_PARALLELISM: int(1, 1, 64),
+  VERIFICATION_TOKEN_TTL_SECONDS: int(24 * 3600, 300, 30 * 24 * 3600),
+  RESET_TOKEN_TTL_SECONDS: int(30 * 60, 60, 24 * 3600),
+  RATE_LIMITS_ENABLED: bool(true),
+  RATE_LIMIT_LOGIN_PER_MINUTE: int(60, 1, 1_000_000),
+  RATE_LIMIT_REGISTER_PER_MINUTE: int(60, 1, 1_000_000),
+  RATE_LIMIT_REFRESH_PER_MINUTE: int(300, 1, 1_000_000),
+  RATE_LIMIT_EMAIL_PER_MINUTE: int(30, 1, 1_000_000),
+  PROJECTION_LAG_THRESHOLD_SECONDS: int(30, 1, 3600),
+  SHUTDOWN_TIMEOUT_SECONDS: int(20, 1, 600),
+});
+
+export type Config = {
+  port: number;
+  host: string | undefined;
+  dataDir: string;
+  eventStore: 'embedded' | 'postgres' | 'esdb';
+  databaseUrl: string | undefined;
+  eventStoreConnectionString: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  publicUrl: string;
+  bootstrapAdminEmail: string | undefined;
+  redisUrl: string | undefined;
+  trustProxy: boolean | number | string;
+  requireVerifiedEmail: boolean;
+  registrationRevealsExisting: boolean;
+  logLevel: string;
+  masterKey: Buffer | undefined;
+  jwt: { issuer: string; audience: string; accessTokenTtlSeconds: number };
+  sessions: { reuseGraceSeconds: number; idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
+  passwords: { minLength: number; argon2: { memoryCost: number; timeCost: number; parallelism: number } };
+  tokens: { verificationTtlSeconds: number; resetTtlSeconds: number };
+  rateLimits: {
+    enabled: boolean;
+    loginPerMinute: number;
+    registerPerMinute: number;
+    refreshPerMinute: number;
+    emailPerMinute: number;
+  };
+  projectionLagThresholdSeconds: number;
+  shutdownTimeoutSeconds: number;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const parseTrustProxy = (value: string | undefined): boolean | number | string => {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+};
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
+  // Empty strings count as unset, as docker-compose and shells often export them that way.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  const c = parsed.data;
+  const eventStore =
+    c.EVENT_STORE ?? (c.EVENTSTORE_CONNECTION_STRING ? 'esdb' : c.DATABASE_URL ? 'postgres' : 'embedded');
+  const problems: string[] = [];
+  if (eventStore === 'postgres' && !c.DATABASE_URL)
+    problems.push('DATABASE_URL: required when EVENT_STORE=postgres');
+  if (eventStore === 'esdb' && !c.EVENTSTORE_CONNECTION_STRING)
+    problems.push('EVENTSTORE_CONNECTION_STRING: required when EVENT_STORE=esdb');
+  if (c.SESSION_IDLE_TIMEOUT_SECONDS > c.SESSION_ABSOLUTE_TIMEOUT_SECONDS)
+    problems.push('SESSION_IDLE_TIMEOUT_SECONDS: must not exceed SESSION_ABSOLUTE_TIMEOUT_SECONDS');
+  if (problems.length) throw new ConfigError(problems);
+  const port = c.PORT;
+  const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  return {
+    port,
+    host: c.HOST,
+    dataDir: path.resolve(c.DATA_DIR),
+    eventStore,
+    databaseUrl: c.DATABASE_URL,
+    eventStoreConnectionString: c.EVENTSTORE_CONNECTION_STRING,
+    smtpUrl: c.SMTP_URL,
+    mailFrom: c.MAIL_FROM,
+    publicUrl,
+    bootstrapAdminEmail: c.BOOTSTRAP_ADMIN_EMAIL,
+    redisUrl: c.REDIS_URL,
+    trustProxy: parseTrustProxy(c.TRUST_PROXY),
+    requireVerifiedEmail: c.REQUIRE_VERIFIED_EMAIL,
+    registrationRevealsExisting: c.REGISTRATION_REVEALS_EXISTING,
+    logLevel: c.LOG_LEVEL,
+    masterKey: c.MASTER_KEY ? Buffer.from(c.MASTER_KEY, 'base64') : undefined,
+    jwt: {
+      issuer: c.JWT_ISSUER ?? publicUrl,
+      audience: c.JWT_AUDIENCE,
+      accessTokenTtlSeconds: c.ACCESS_TOKEN_TTL_SECONDS,
+    },
+    sessions: {
+      reuseGraceSeconds: c.REFRESH_REUSE_GRACE_SECONDS,
+      idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT_SECONDS,
+      absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT_SECONDS,
+    },
+    passwords: {
+      minLength: c.PASSWORD_MIN_LENGTH,
+      argon2: {
+        memoryCost: c.ARGON2_MEMORY_KIB,
+        timeCost: c.ARGON2_TIME_COST,
+        parallelism: c.ARGON2_PARALLELISM,
+      },
+    },
+    tokens: {
+      verificationTtlSeconds: c.VERIFICATION_TOKEN_TTL_SECONDS,
+      resetTtlSeconds: c.RESET_TOKEN_TTL_SECONDS,
+    },
+    rateLimits: {
+      enabled: c.RATE_LIMITS_ENABLED,
+      loginPerMinute: c.RATE_LIMIT_LOGIN_PER_MINUTE,
+      registerPerMinute: c.RATE_LIMIT_REGISTER_PER_MINUTE,
+      refreshPerMinute: c.RATE_LIMIT_REFRESH_PER_MINUTE,
+      emailPerMinute: c.RATE_LIMIT_EMAIL_PER_MINUTE,
+    },
+    projectionLagThresholdSeconds: c.PROJECTION_LAG_THRESHOLD_SECONDS,
+    shutdownTimeoutSeconds: c.SHUTDOWN_TIMEOUT_SECONDS,
+  };
+};

@@ -1,0 +1,299 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  randomUUID,
+  type KeyObject,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+import jwt from 'jsonwebtoken';
+import {
+  InvalidAccessTokenError,
+  type AccessTokenClaims,
+  type AccessTokens,
+  type Clock,
+  type PublicJwk,
+} from '../../application/ports';
+import { unwrapKey, wrapKey } from './keys';
+import type { SigningKeyStore, StoredSigningKey } from './signing-key-store';
+
+export { InvalidAccessTokenError } from '../../application/ports';
+export { InMemorySigningKeyStore, SqlSigningKeyStore, type SigningKeyStore } from './signing-key-store';
+
+/** The contract's ceiling for an access token's life (15 min); retired keys verify this long after retiring. */
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = 900;
+const CLOCK_TOLERANCE_SECONDS = 5;
+const UNKNOWN_KID_RELOAD_SECONDS = 30;
+
+export type AccessTokenOptions = {
+  store: SigningKeyStore;
+  wrappingKey: Buffer;
+  clock: Clock;
+  issuer: string;
+  audience: string;
+  ttlSeconds?: number;
+  /** How often to pick up keys rotated by another process; 0 turns the timer off. */
+  refreshIntervalMs?: number;
+};
+
+type LoadedKey = {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  jwk: PublicJwk;
+  createdAt: Date;
+  retiredAt: Date | null;
+};
+
+/**
+ * Access tokens: ES256 JWTs in the RFC 9068 profile (`typ: at+jwt`), verified by downstream services with
+ * our JWKS. Private keys live in `signing_keys`, wrapped under the `signing-key-wrap` key, and are parsed
+ * into KeyObjects once (a PEM string per call is ~10x slower). The newest unretired key signs; a retired key
+ * keeps verifying until every token it could have signed has expired.
+ */
+export class EsAccessTokens implements AccessTokens {
+  private keys = new Map<string, LoadedKey>();
+  private lastLoad = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly ttlSeconds: number;
+
+  private constructor(private readonly options: AccessTokenOptions) {
+    this.ttlSeconds = options.ttlSeconds ?? MAX_ACCESS_TOKEN_TTL_SECONDS;
+    if (
+      !Number.isInteger(this.ttlSeconds) ||
+      this.ttlSeconds < 1 ||
+      this.ttlSeconds > MAX_ACCESS_TOKEN_TTL_SECONDS
+    ) {
+      throw new RangeError(`the access token lifetime must be 1-${MAX_ACCESS_TOKEN_TTL_SECONDS} seconds`);
+    }
+  }
+
+  /** Loads the keys, creating the first one on a fresh database. */
+  static async open(options: AccessTokenOptions): Promise<EsAccessTokens> {
+    const tokens = new EsAccessTokens(options);
+    await tokens.reload();
+    if (!tokens.signingKey()) {
+      await options.store.add(await tokens.newKey());
+      await tokens.reload();
+    }
+    const interval = options.refreshIntervalMs ?? 60_000;
+    if (interval > 0) {
+      tokens.timer = setInterval(() => void tokens.reload().catch(() => undefined), interval);
+      tokens.timer.unref();
+    }
+    return tokens;
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Adds a new signing key and retires the others; tokens they signed stay valid until they expire. */
+  async rotate(): Promise<string> {
+    const key = await this.newKey();
+    await this.options.store.rotate(key, this.options.clock.now());
+    await this.reload();
+    return key.kid;
+  }
+
+  async sign(claims: {
+    sub: string;
+    sid: string;
+    roles: readonly string[];
+  }): Promise<{ token: string; expiresIn: number; jti: string }> {
+    const key = this.signingKey();
+    if (!key) throw new Error('no signing key');
+    const iat = Math.floor(this.options.clock.now().getTime() / 1000);
+    const jti = randomUUID();
+    const payload = {
+      iss: this.options.issuer,
+      aud: this.options.audience,
+      sub: claims.sub,
+      iat,
+      exp: iat + this.ttlSeconds,
+      jti,
+      sid: claims.sid,
+      roles: [...claims.roles],
+    };
+    const token = jwt.sign(payload, key.privateKey, {
+      algorithm: 'ES256',
+      header: { alg: 'ES256', typ: 'at+jwt', kid: key.kid },
+    });
+    return { token, expiresIn: this.ttlSeconds, jti };
+  }
+
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const header = readHeader(token);
+    // Pinned before anything else (RFC 8725 §3.1): "none" in any casing, HS256 and every other algorithm
+    // end here. Key-carrying headers (jwk, jku, x5u, x5c) are never read: only our own keys count.
+    if (header.alg !== 'ES256') throw new InvalidAccessTokenError('algorithm');
+    // RFC 9068 §4: the type is checked, so an ID token or another JWT of ours is not an access token.
+    if (typeof header.typ !== 'string' || !ACCESS_TOKEN_TYPES.has(header.typ.toLowerCase())) {
+      throw new InvalidAccessTokenError('type');
+    }
+    // RFC 7515 §4.1.11: we understand no critical extension, so a token that names one is refused.
+    if (header.crit !== undefined) throw new InvalidAccessTokenError('critical-header');
+    if (typeof header.kid !== 'string') throw new InvalidAccessTokenError('unknown-key');
+    const key = await this.verificationKey(header.kid);
+    if (!key) throw new InvalidAccessTokenError('unknown-key');
+
+    const now = Math.floor(this.options.clock.now().getTime() / 1000);
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, key.publicKey, {
+        algorithms: ['ES256'],
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        clockTimestamp: now,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      });
+    } catch (e) {
+      throw new InvalidAccessTokenError(e instanceof jwt.TokenExpiredError ? 'expired' : 'rejected');
+    }
+    // jsonwebtoken checks exp only when present: every claim we rely on is required here.
+    return requireClaims(payload, now, this.options.audience);
+  }
+
+  jwks(): { keys: PublicJwk[] } {
+    return {
+      keys: [...this.keys.values()].filter((key) => this.verifies(key)).map((key) => ({ ...key.jwk })),
+    };
+  }
+
+  /** Re-reads the key table: keys rotated by another process, keys past their verification window. */
+  async reload(): Promise<void> {
+    const rows = await this.options.store.list();
+    const loaded = new Map<string, LoadedKey>();
+    for (const row of rows) {
+      const key = this.keys.get(row.kid) ?? this.unwrap(row);
+      if (key) loaded.set(row.kid, { ...key, retiredAt: row.retiredAt });
+    }
+    if (rows.length > 0 && loaded.size === 0) {
+      throw new Error('no signing key can be unwrapped: is this the master key the keys were made with?');
+    }
+    this.keys = loaded;
+    this.lastLoad = Date.now();
+  }
+
+  private signingKey(): LoadedKey | undefined {
+    let newest: LoadedKey | undefined;
+    for (const key of this.keys.values()) {
+      if (key.retiredAt === null && (!newest || key.createdAt > newest.createdAt)) newest = key;
+    }
+    return newest;
+  }
+
+  private verifies(key: LoadedKey): boolean {
+    if (key.retiredAt === null) return true;
+    const until = key.retiredAt.getTime() + (MAX_ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS) * 1000;
+    return this.options.clock.now().getTime() < until;
+  }
+
+  private async verificationKey(kid: string): Promise<LoadedKey | undefined> {
+    let key = this.keys.get(kid);
+    // A kid we have not seen may come from a rotation in another process; re-reading is throttled so
+    // made-up kids cannot turn into a query per request.
+    if (!key && KID.test(kid) && Date.now() - this.lastLoad > UNKNOWN_KID_RELOAD_SECONDS * 1000) {
+      this.lastLoad = Date.now();
+      await this.reload().catch(() => undefined);
+      key = this.keys.get(kid);
+    }
+    return key && this.verifies(key) ? key : undefined;
+  }
+
+  private async newKey(): Promise<StoredSigningKey> {
+    const { privateKey, publicKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
+    const jwk = publicMembers(publicKey);
+    const kid = thumbprint(jwk);
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    return {
+      kid,
+      privateKeyWrapped: wrapKey(this.options.wrappingKey, der, wrapContext(kid)),
+      publicJwk: jwk,
+      createdAt: this.options.clock.now(),
+      retiredAt: null,
+    };
+  }
+
+  /**
+   * The public key is derived from the unwrapped private key and its thumbprint must equal the kid, so a
+   * row written by anyone without the master key (say, with a public key of their own) verifies nothing.
+   */
+  private unwrap(row: StoredSigningKey): LoadedKey | undefined {
+    const der = unwrapKey(this.options.wrappingKey, row.privateKeyWrapped, wrapContext(row.kid));
+    if (!der) return undefined;
+    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    const publicKey = createPublicKey(privateKey);
+    const jwk = publicMembers(publicKey);
+    if (thumbprint(jwk) !== row.kid) return undefined;
+    return {
+      kid: row.kid,
+      privateKey,
+      publicKey,
+      jwk: { ...jwk, kid: row.kid, use: 'sig', alg: 'ES256' },
+      createdAt: row.createdAt,
+      retiredAt: row.retiredAt,
+    };
+  }
+}
+
+const generateEcKeyPair = promisify(generateKeyPair);
+
+const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt']);
+// RFC 7638 thumbprints: base64url of a SHA-256, 43 characters.
+const KID = /^[A-Za-z0-9_-]{43}$/;
+
+type EcPublicMembers = { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+
+const publicMembers = (publicKey: KeyObject): EcPublicMembers => {
+  const jwk = publicKey.export({ format: 'jwk' });
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') {
+    throw new Error('expected a P-256 key');
+  }
+  return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+};
+
+/** RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace. */
+const thumbprint = (jwk: EcPublicMembers): string =>
+  createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+
+const wrapContext = (kid: string): string => `signing-key:${kid}`;
+
+const readHeader = (token: string): Record<string, unknown> => {
+  if (typeof token !== 'string' || token.length > 8192) throw new InvalidAccessTokenError('malformed');
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((part) => /^[A-Za-z0-9_-]*$/.test(part))) {
+    throw new InvalidAccessTokenError('malformed');
+  }
+  try {
+    const header: unknown = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8'));
+    if (header !== null && typeof header === 'object' && !Array.isArray(header))
+      return header as Record<string, unknown>;
+  } catch {
+    // fall through: not JSON
+  }
+  throw new InvalidAccessTokenError('malformed');
+};
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+const requireClaims = (payload: unknown, now: number, audience: string): AccessTokenClaims => {
+  if (payload === null || typeof payload !== 'object') throw new InvalidAccessTokenError('claims');
+  const c = payload as Record<string, unknown>;
+  const { iss, sub, sid, jti, roles, iat, exp } = c;
+  if (typeof exp !== 'number' || typeof iat !== 'number') throw new InvalidAccessTokenError('claims');
+  if (!isNonEmptyString(iss) || !isNonEmptyString(sub) || !isNonEmptyString(sid) || !isNonEmptyString(jti)) {
+    throw new InvalidAccessTokenError('claims');
+  }
+  if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string'))
+    throw new InvalidAccessTokenError('claims');
+  // Issued in the future, or valid for longer than we ever issue: not one of our tokens.
+  if (iat > now + CLOCK_TOLERANCE_SECONDS || exp - iat > MAX_ACCESS_TOKEN_TTL_SECONDS) {
+    throw new InvalidAccessTokenError('claims');
+  }
+  // jsonwebtoken has matched `aud` (a string, or an array holding ours) against our audience.
+  return { iss, aud: audience, sub, sid, jti, roles: [...roles] as string[], iat, exp };
+};

@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto';
+import { loadStream } from '../../application/command-handler';
+import type { EventStore } from '../../application/event-store';
+import { MAIL_OUTBOX_CHANNEL } from '../../application/mail/mail-consumer';
+import { MailDeliveryError, type Mailer, type MailMessage } from '../../application/mail/ports';
+import {
+  passwordChangedEmail,
+  passwordResetEmail,
+  passwordResetNoticeEmail,
+  signupAttemptEmail,
+  verificationEmail,
+  type TemplateContext,
+} from '../../application/mail/templates';
+import type { Clock, OneTimeTokens, PersonalDataVault } from '../../application/ports';
+import type { SqlClient } from '../../application/sql';
+import { isAccount, userDecider, userStreamId } from '../../domain/user';
+
+type SenderLogger = {
+  debug: (obj: object, msg: string) => void;
+  info: (obj: object, msg: string) => void;
+  warn: (obj: object, msg: string) => void;
+};
+
+export type OutboxSenderDeps = {
+  sql: SqlClient;
+  store: EventStore;
+  vault: PersonalDataVault;
+  oneTimeTokens: OneTimeTokens;
+  mailer: Mailer;
+  clock: Clock;
+  logger: SenderLogger;
+  publicUrl: string;
+};
+
+export type OutboxSenderOptions = {
+  /** Rows claimed per round. */
+  batchSize?: number;
+  /** How often pending rows are looked for besides the consumer's notification (retries come due so). */
+  pollMs?: number;
+  /** How long a claimed row is this sender's; longer than any SMTP exchange (their timeouts are ~30 s). */
+  leaseSeconds?: number;
+  /** Retry delay after a failed send: doubles from min to max. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A notice older than this when it could first be sent is dropped rather than sent late. */
+  staleAfterMs?: number;
+  /**
+   * No other sender can exist (the embedded store admits one process): a lease found at start was left by
+   * a process that died, so its rows go out now rather than when the lease runs out.
+   */
+  soleSender?: boolean;
+};
+
+type ClaimedRow = {
+  event_id: string;
+  user_id: string;
+  kind: string;
+  token_id: string | null;
+  token_expires_at: Date | null;
+  occurred_at: Date;
+  attempts: number;
+};
+
+type Outcome = { sent: true } | { sent: false; drop: string };
+
+/**
+ * Delivers the mail outbox (see src/application/mail/mail-consumer.ts). Every instance may run one:
+ * a round claims due rows with `FOR UPDATE SKIP LOCKED` and a lease, so two senders never hold the same
+ * row; a sender that dies mid-send leaves a lease that runs out, and the row goes out again (at least
+ * once: SMTP offers nothing stronger). A failed send is retried with a doubling delay; a permanent refusal,
+ * an erased account or an expired token drops the row with the reason. Nothing here waits on a request.
+ */
+export class OutboxSender {
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private readonly leaseSeconds: number;
+  private readonly minBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly staleAfterMs: number;
+  private readonly soleSender: boolean;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private pendingWake = false;
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(
+    private readonly deps: OutboxSenderDeps,
+    options: OutboxSenderOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 20;
+    this.pollMs = options.pollMs ?? 1000;
+    this.leaseSeconds = options.leaseSeconds ?? 120;
+    this.minBackoffMs = options.minBackoffMs ?? 500;
+    this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
+    this.staleAfterMs = options.staleAfterMs ?? 24 * 3600_000;
+    this.soleSender = options.soleSender ?? false;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.notify();
+    await this.loop;
+    const unlisten = this.unlisten;
+    this.unlisten = null;
+    await unlisten?.().catch(() => undefined);
+  }
+
+  /** One round: claims due rows and sends them. Returns how many rows it claimed. */
+  async drainOnce(): Promise<number> {
+    const leaseId = randomUUID();
+    const { rows } = await this.deps.sql.query<ClaimedRow>(
+      `with due as (
+         select event_id from mail_outbox
+          where sent_at is null and dropped_at is null and next_attempt_at <= now()
+            and (lease_until is null or lease_until < now())
+          order by next_attempt_at, created_at
+          limit $1
+          for update skip locked
+       )
+       update mail_outbox m
+          set lease_id = $2, lease_until = now() + make_interval(secs => $3), attempts = m.attempts + 1
+         from due
+        where m.event_id = due.event_id
+       returning m.event_id, m.user_id::text as user_id, m.kind, m.token_id::text as token_id,
+                 m.token_expires_at, m.occurred_at, m.attempts`,
+      [this.batchSize, leaseId, this.leaseSeconds],
+    );
+    for (const row of rows) {
+      if (this.abort.signal.aborted) break;
+      await this.deliver(row, leaseId);
+    }
+    return rows.length;
+  }
+
+  private notify(): void {
+    this.pendingWake = true;
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    try {
+      this.unlisten = await this.deps.sql.listen(MAIL_OUTBOX_CHANNEL, () => this.notify());
+    } catch (e) {
+      // Polling alone still delivers, a little later.
+      this.deps.logger.warn({ err: errorText(e) }, 'mail outbox: cannot listen for new rows; polling');
+    }
+    if (this.soleSender) {
+      await this.deps.sql
+        .query(
+          `update mail_outbox set lease_id = null, lease_until = null
+            where lease_id is not null and sent_at is null and dropped_at is null`,
+        )
+        .catch((e: unknown) =>
+          this.deps.logger.warn({ err: errorText(e) }, 'mail outbox: cannot release leftover leases'),
+        );
+    }
+    let failures = 0;
+    while (!signal.aborted) {
+      this.pendingWake = false;
+      let claimed = 0;
+      try {
+        claimed = await this.drainOnce();
+        failures = 0;
+      } catch (e) {
+        failures += 1;
+        this.deps.logger.warn({ err: errorText(e) }, 'mail outbox: round failed; retrying');
+      }
+      if (claimed >= this.batchSize && failures === 0) continue;
+      const wait = failures > 0 ? this.backoffMs(failures) : this.pollMs;
+      await this.sleep(wait);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.pendingWake || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  private backoffMs(attempts: number): number {
+    return Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(attempts - 1, 20));
+  }
+
+  private async deliver(row: ClaimedRow, leaseId: string): Promise<void> {
+    const { sql, logger } = this.deps;
+    const log = { event_id: row.event_id, kind: row.kind, attempt: row.attempts };
+    let outcome: Outcome;
+    try {
+      outcome = await this.send(row);
+    } catch (e) {
+      const permanent = e instanceof MailDeliveryError && e.permanent;
+      if (permanent) {
+        outcome = { sent: false, drop: 'undeliverable' };
+      } else {
+        const delay = this.backoffMs(row.attempts);
+        await sql.query(
+          `update mail_outbox
+              set next_attempt_at = now() + make_interval(secs => $3), lease_id = null, lease_until = null,
+                  last_error = $4
+            where event_id = $1 and lease_id = $2`,
+          [row.event_id, leaseId, delay / 1000, errorText(e)],
+        );
+        logger.warn({ ...log, err: errorText(e), retry_in_ms: delay }, 'mail not sent; will retry');
+        return;
+      }
+    }
+    if (outcome.sent) {
+      await sql.query(
+        `update mail_outbox set sent_at = now(), lease_id = null, lease_until = null, last_error = null
+          where event_id = $1 and lease_id = $2`,
+        [row.event_id, leaseId],
+      );
+      logger.info(log, 'mail sent');
+    } else {
+      await sql.query(
+        `update mail_outbox set dropped_at = now(), drop_reason = $3, lease_id = null, lease_until = null
+          where event_id = $1 and lease_id = $2`,
+        [row.event_id, leaseId, outcome.drop],
+      );
+      logger.info({ ...log, reason: outcome.drop }, 'mail dropped');
+    }
+  }
+
+  /** Builds the message from the account as it is now and sends it; resolves with why it did not. */
+  private async send(row: ClaimedRow): Promise<Outcome> {
+    const { store, vault, mailer, clock } = this.deps;
+    const now = clock.now();
+    if (row.token_expires_at !== null && row.token_expires_at.getTime() <= now.getTime()) {
+      return { sent: false, drop: 'token-expired' };
+    }
+    if (row.token_id === null && now.getTime() - row.occurred_at.getTime() > this.staleAfterMs) {
+      return { sent: false, drop: 'stale' };
+    }
+    const user = await loadStream(store, userDecider, userStreamId(row.user_id));
+    if (user.state.status === 'erased') return { sent: false, drop: 'erased' };
+    if (!isAccount(user.state)) return { sent: false, drop: 'no-account' };
+    // The address stored on the account, never one from a request (Django CVE-2019-19844).
+    const to = await vault.open(row.user_id, user.state.email);
+    if (to === null) return { sent: false, drop: 'erased' };
+    const message = this.message(row, to, now);
+    if (message === null) return { sent: false, drop: 'unknown-kind' };
+    await mailer.send(message);
+    return { sent: true };
+  }
+
+  private message(row: ClaimedRow, to: string, now: Date): MailMessage | null {
+    const ctx: TemplateContext = { publicUrl: this.deps.publicUrl };
+    const at = row.occurred_at;
+    const left = row.token_expires_at ? row.token_expires_at.getTime() - now.getTime() : 0;
+    switch (row.kind) {
+      case 'verification':
+        return verificationEmail(ctx, {
+          to,
+          token: this.token('verify-email', row),
+          validForHours: Math.max(1, Math.round(left / 3600_000)),
+        });
+      case 'reset':
+        return passwordResetEmail(ctx, {
+          to,
+          token: this.token('reset-password', row),
+          validForMinutes: Math.max(1, Math.round(left / 60_000)),
+        });
+      case 'signup-attempt':
+        return signupAttemptEmail(ctx, { to, at });
+      case 'password-changed':
+        return passwordChangedEmail(ctx, { to, at });
+      case 'password-reset':
+        return passwordResetNoticeEmail(ctx, { to, at });
+      default:
+        return null;
+    }
+  }
+
+  /** The same token the event's hash was made from (docs/design.md, "One-time tokens ... derived"). */
+  private token(kind: 'verify-email' | 'reset-password', row: ClaimedRow): string {
+    return this.deps.oneTimeTokens.issue(kind, row.user_id, row.token_id as string).token;
+  }
+}
+
+/** Error text for logs and the row: our adapters' messages name no address and no token. */
+const errorText = (e: unknown): string =>
+  e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 500) : 'unknown error';

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { EventStore } from '../application/event-store';
+import type { Mailer } from '../application/mail/ports';
+import type {
+  AccessTokens,
+  Clock,
+  EmailKeys,
+  Ids,
+  OneTimeTokens,
+  PasswordHasher,
+  PasswordPolicy,
+  PersonalDataVault,
+  RefreshTokens,
+} from '../application/ports';
+import type { SqlClient } from '../application/sql';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '../api/rate-limit';
+import type { Config } from './config';
+import { EsAccessTokens, SqlSigningKeyStore } from './crypto/jwt';
+import { deriveKeys, HmacEmailKeys, loadMasterKey, type KeyRing } from './crypto/keys';
+import { HmacOneTimeTokens } from './crypto/one-time-tokens';
+import { Argon2PasswordHasher } from './crypto/password-hasher';
+import { passwordPolicy } from './crypto/password-policy';
+import { SqlPersonalDataVault } from './crypto/pii-vault';
+import { HmacRefreshTokens } from './crypto/refresh-tokens';
+import type { Logger } from './logger';
+import { createMetrics, instrumentEventStore, type Metrics } from './metrics';
+import { FileMailer } from './mail/file-mailer';
+import { SmtpMailer } from './mail/smtp-mailer';
+
+/**
+ * Everything the application and the API need, built from configuration and the two stores. The container
+ * binds the result; tests call it directly with a test configuration. Nothing here is a singleton of the
+ * module: two service graphs can live in one process (tests run several).
+ */
+export type Services = {
+  config: Config;
+  logger: Logger;
+  sql: SqlClient;
+  store: EventStore;
+  clock: Clock;
+  ids: Ids;
+  keys: KeyRing;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  vault: PersonalDataVault;
+  oneTimeTokens: OneTimeTokens;
+  refreshTokens: RefreshTokens;
+  emailKeys: EmailKeys;
+  accessTokens: AccessTokens & { rotate(): Promise<unknown> };
+  mailer: Mailer;
+  rateLimiter: RateLimiter;
+  metrics: Metrics;
+  /** Runs in reverse order on shutdown. */
+  closers: { name: string; close: () => Promise<void> | void }[];
+};
+
+export const systemClock: Clock = { now: () => new Date() };
+export const randomIds: Ids = { uuid: () => randomUUID() };
+
+export const createServices = async (deps: {
+  config: Config;
+  logger: Logger;
+  sql: SqlClient;
+  store: EventStore;
+  clock?: Clock;
+  ids?: Ids;
+  mailer?: Mailer;
+}): Promise<Services> => {
+  const { config, logger, sql } = deps;
+  const metrics = createMetrics();
+  // Every append is timed and counted (lockouts, reuse detections) on its way to the store.
+  const store = instrumentEventStore(deps.store, metrics);
+  const clock = deps.clock ?? systemClock;
+  const closers: Services['closers'] = [];
+  const master = await loadMasterKey({ masterKey: config.masterKey, dataDir: config.dataDir });
+  if (master.source === 'generated' && config.eventStore !== 'embedded') {
+    logger.warn(
+      { file: master.file },
+      'generated a master key in the data directory; set MASTER_KEY so every instance shares it',
+    );
+  }
+  const keys = deriveKeys(master.key);
+  const accessTokens = await EsAccessTokens.open({
+    store: new SqlSigningKeyStore(sql),
+    wrappingKey: keys.signingKeyWrap,
+    clock,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlSeconds: config.jwt.accessTokenTtlSeconds,
+  });
+  closers.push({ name: 'access-tokens', close: () => accessTokens.close() });
+
+  const transport =
+    deps.mailer ??
+    (config.smtpUrl
+      ? new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom, logger })
+      : new FileMailer({ dataDir: config.dataDir, from: config.mailFrom, logger }));
+  // Every delivery attempt is counted by kind and result, whichever transport carries it.
+  const mailer: Mailer = {
+    send: async (message) => {
+      try {
+        await transport.send(message);
+        metrics.mail(message.kind, 'sent');
+      } catch (e) {
+        metrics.mail(message.kind, 'failed');
+        throw e;
+      }
+    },
+  };
+
+  let rateLimiter: RateLimiter;
+  if (config.redisUrl) {
+    const redis = new Redis(config.redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      lazyConnect: false,
+    });
+    redis.on('error', () => undefined); // the limiter logs outages itself, at most once a minute
+    rateLimiter = new RedisRateLimiter(redis, { logger });
+    closers.push({
+      name: 'redis',
+      close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+    });
+  } else {
+    rateLimiter = new MemoryRateLimiter();
+  }
+
+  return {
+    config,
+    logger,
+    sql,
+    store,
+    clock,
+    ids: deps.ids ?? randomIds,
+    keys,
+    hasher: await Argon2PasswordHasher.create(config.passwords.argon2),
+    policy: passwordPolicy({ minLength: config.passwords.minLength }),
+    vault: new SqlPersonalDataVault(sql, keys.piiWrap),
+    oneTimeTokens: new HmacOneTimeTokens(keys.oneTimeTokens),
+    refreshTokens: new HmacRefreshTokens(keys.refreshTokens),
+    emailKeys: new HmacEmailKeys(keys.emailReservation),
+    accessTokens,
+    mailer,
+    rateLimiter,
+    metrics,
+    closers,
+  };
+};

@@ -1,0 +1,322 @@
+import pg from 'pg';
+import { StoreUnavailableError } from '../../application/event-store';
+import type { SqlClient, SqlExecutor, SqlResult } from '../../application/sql';
+
+export type SqlClientLogger = { warn: (obj: object, msg: string) => void };
+
+export type PgSqlClientOptions = {
+  connectionString: string;
+  /** Connections for queries and transactions; LISTEN and locks have one dedicated connection each. */
+  max?: number;
+  /**
+   * The server ends a session left idle inside a transaction after this long. The subscription horizon is
+   * cluster-wide, so one forgotten transaction would otherwise hold back every subscriber (FACTS.md).
+   */
+  idleInTransactionTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  applicationName?: string;
+  logger?: SqlClientLogger;
+};
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
+const CONNECTION_MESSAGES = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /not queryable/i,
+  /cannot use a pool after calling end/i,
+  /client was closed/i,
+  /connection (?:is )?closed/i,
+];
+
+// Duck-typed rather than `instanceof Error`: socket errors are created by Node's core, which in a
+// sandboxed test runner is another realm.
+type ErrorLike = { code?: unknown; message?: unknown; name?: unknown; errors?: unknown };
+
+export const isConnectionFailure = (e: unknown): boolean => {
+  if (e instanceof StoreUnavailableError) return true;
+  if (typeof e !== 'object' || e === null) return false;
+  const { code, message, errors } = e as ErrorLike;
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  // Node reports a refused dual-stack connect as an AggregateError of the per-address errors.
+  if (Array.isArray(errors) && errors.some(isConnectionFailure)) return true;
+  return typeof message === 'string' && CONNECTION_MESSAGES.some((m) => m.test(message));
+};
+
+const toStoreError = (e: unknown): unknown => {
+  if (e instanceof StoreUnavailableError || !isConnectionFailure(e)) return e;
+  const { message, name, code } = e as ErrorLike;
+  return new StoreUnavailableError(`PostgreSQL unavailable: ${String(message || code || name)}`, {
+    cause: e,
+  });
+};
+
+const result = <R>(r: pg.QueryResult | pg.QueryResult[]): SqlResult<R> => {
+  // A multi-statement text answers one result per statement; callers see the last, as with PGlite.
+  const last = Array.isArray(r) ? r[r.length - 1] : r;
+  return { rows: (last?.rows ?? []) as R[], rowCount: last?.rowCount ?? 0 };
+};
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * SqlClient over a pg.Pool: int8 and numeric come back as strings, bytea as Buffer, timestamptz as Date
+ * (pg's defaults). Connection failures surface as StoreUnavailableError so the API can answer 503.
+ */
+export class PgSqlClient implements SqlClient {
+  private readonly pool: pg.Pool;
+  private readonly clientConfig: pg.ClientConfig;
+  private readonly logger: SqlClientLogger | undefined;
+  private closed = false;
+
+  // All advisory locks of this process share one session: a lock per pooled connection would starve the
+  // pool once a handful of subscriptions hold theirs. Advisory locks are re-entrant within a session, so
+  // `heldLocks` keeps two holders in this process apart.
+  private lockSession: Promise<pg.Client> | null = null;
+  private readonly heldLocks = new Set<string>();
+  // pg runs one query at a time per connection; queueing them here keeps the order explicit (and pg from
+  // warning about overlapping calls on one client).
+  private lockQueue: Promise<unknown> = Promise.resolve();
+
+  private listener: pg.Client | null = null;
+  private listenerConnecting: Promise<pg.Client> | null = null;
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: PgSqlClientOptions) {
+    this.logger = options.logger;
+    this.clientConfig = {
+      connectionString: options.connectionString,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      application_name: options.applicationName ?? 'identity',
+      keepAlive: true,
+    };
+    this.pool = new pg.Pool({ ...this.clientConfig, max: options.max ?? 10 });
+    // An idle pooled connection that dies emits here; without a listener the process would crash.
+    this.pool.on('error', (e) => this.logger?.warn({ err: e.message }, 'idle PostgreSQL connection lost'));
+  }
+
+  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
+    try {
+      return result<R>(await this.pool.query(text, params ? [...params] : undefined));
+    } catch (e) {
+      throw toStoreError(e);
+    }
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw toStoreError(e);
+    }
+    let open = true;
+    let broken: Error | undefined;
+    const tx: SqlExecutor = {
+      query: async <R>(text: string, params?: readonly unknown[]) => {
+        if (!open) throw new Error('transaction already finished');
+        try {
+          return result<R>(await client.query(text, params ? [...params] : undefined));
+        } catch (e) {
+          if (isConnectionFailure(e)) broken = new Error('connection lost', { cause: e });
+          throw toStoreError(e);
+        }
+      },
+    };
+    try {
+      await client.query('begin');
+      const value = await fn(tx);
+      await client.query('commit');
+      return value;
+    } catch (e) {
+      if (!broken && !isConnectionFailure(e)) {
+        await client.query('rollback').catch((r: Error) => {
+          broken = r;
+        });
+      } else {
+        broken ??= new Error('connection lost', { cause: e });
+      }
+      throw toStoreError(e);
+    } finally {
+      open = false;
+      // A connection in an unknown state is destroyed rather than handed to the next caller.
+      client.release(broken);
+    }
+  }
+
+  async tryLock(name: string): Promise<(() => Promise<void>) | null> {
+    if (this.closed) throw new StoreUnavailableError('SQL client closed');
+    if (this.heldLocks.has(name)) return null;
+    this.heldLocks.add(name);
+    let session: pg.Client;
+    try {
+      session = await this.connectLockSession();
+      const r = await this.onLockSession(() =>
+        session.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [name]),
+      );
+      if (!r.rows[0]?.ok) {
+        this.heldLocks.delete(name);
+        return null;
+      }
+    } catch (e) {
+      this.heldLocks.delete(name);
+      throw toStoreError(e);
+    }
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      this.heldLocks.delete(name);
+      // A lost session took the lock with it: there is nothing left to unlock.
+      if ((await this.lockSession?.catch(() => null)) !== session) return;
+      await this.onLockSession(() =>
+        session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [name]),
+      ).catch(() => undefined);
+    };
+  }
+
+  private onLockSession<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.lockQueue.then(run, run);
+    this.lockQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private connectLockSession(): Promise<pg.Client> {
+    if (this.lockSession) return this.lockSession;
+    const attempt = (async () => {
+      const client = new pg.Client(this.clientConfig);
+      const lost = (e?: Error) => {
+        if (this.lockSession === attempt) this.lockSession = null;
+        if (!this.closed)
+          this.logger?.warn({ err: e?.message }, 'lock session lost; its advisory locks are released');
+      };
+      client.on('error', lost);
+      client.on('end', () => lost());
+      await client.connect();
+      return client;
+    })();
+    this.lockSession = attempt;
+    attempt.catch(() => {
+      if (this.lockSession === attempt) this.lockSession = null;
+    });
+    return attempt;
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    if (this.closed) throw new StoreUnavailableError('SQL client closed');
+    let subscribers = this.channels.get(channel);
+    const first = !subscribers;
+    if (!subscribers) {
+      subscribers = new Set();
+      this.channels.set(channel, subscribers);
+    }
+    subscribers.add(onNotify);
+    const stop = async (): Promise<void> => {
+      const current = this.channels.get(channel);
+      if (!current?.delete(onNotify) || current.size > 0) return;
+      this.channels.delete(channel);
+      await this.listener?.query(`unlisten ${quoteIdent(channel)}`).catch(() => undefined);
+    };
+    try {
+      const client = await this.connectListener();
+      if (first) await client.query(`listen ${quoteIdent(channel)}`);
+    } catch (e) {
+      await stop();
+      throw toStoreError(e);
+    }
+    return stop;
+  }
+
+  private connectListener(): Promise<pg.Client> {
+    if (this.listener) return Promise.resolve(this.listener);
+    if (this.listenerConnecting) return this.listenerConnecting;
+    const attempt = (async () => {
+      const client = new pg.Client(this.clientConfig);
+      client.on('notification', (n) => {
+        for (const notify of this.channels.get(n.channel) ?? []) {
+          try {
+            notify(n.payload ?? '');
+          } catch (e) {
+            this.logger?.warn({ err: (e as Error).message }, 'notification handler failed');
+          }
+        }
+      });
+      let dropped = false;
+      const lost = (e?: Error) => {
+        if (dropped) return;
+        dropped = true;
+        if (this.listener === client) this.listener = null;
+        if (this.closed) return;
+        this.logger?.warn({ err: e?.message }, 'LISTEN connection lost; reconnecting');
+        this.scheduleReconnect();
+      };
+      client.on('error', lost);
+      client.on('end', () => lost());
+      await client.connect();
+      for (const name of this.channels.keys()) await client.query(`listen ${quoteIdent(name)}`);
+      return client;
+    })();
+    this.listenerConnecting = attempt;
+    return attempt.then(
+      (client) => {
+        this.listenerConnecting = null;
+        this.listener = client;
+        this.reconnectAttempt = 0;
+        return client;
+      },
+      (e) => {
+        this.listenerConnecting = null;
+        throw e;
+      },
+    );
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer || this.channels.size === 0) return;
+    const delay = Math.min(5_000, 100 * 2 ** this.reconnectAttempt) * (0.5 + Math.random() / 2);
+    this.reconnectAttempt += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.closed || this.channels.size === 0) return;
+      this.connectListener().then(
+        () => {
+          // Notifications sent while we were away are gone: wake every subscriber to look for itself.
+          for (const subscribers of this.channels.values()) for (const notify of subscribers) notify('');
+        },
+        () => this.scheduleReconnect(),
+      );
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.channels.clear();
+    const listener = this.listener ?? (await this.listenerConnecting?.catch(() => null));
+    const lockSession = await this.lockSession?.catch(() => null);
+    await Promise.all([
+      listener?.end().catch(() => undefined),
+      lockSession?.end().catch(() => undefined),
+      this.pool.end(),
+    ]);
+  }
+}

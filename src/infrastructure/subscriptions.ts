@@ -1,0 +1,10 @@
+import { mailConsumer } from '../application/mail/mail-consumer';
+import type { SubscriptionHandler } from '../application/subscriptions/runner';
+import { projectionHandlers } from './projections';
+import type { Services } from './services';
+
+/** Every projection and side-effect consumer the service runs, each with its own checkpoint. */
+export const subscriptionHandlers = (_services: Services): SubscriptionHandler[] => [
+  mailConsumer(),
+  ...projectionHandlers(_services),
+];

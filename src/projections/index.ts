@@ -1,0 +1,14 @@
+import type { Projection } from './projection';
+import { sessionsProjection } from './sessions/projection';
+import { userDirectory } from './user-directory/projection';
+
+/** Every read model the service keeps; each runs as its own checkpointed subscription. */
+export const projections: readonly Projection[] = [userDirectory, sessionsProjection];
+
+export const findProjection = (name: string): Projection | undefined =>
+  projections.find((p) => p.name === name);
+
+export { projectionHandler } from './handler';
+export { rebuildProjection } from './rebuild';
+export { runnerName } from './projection';
+export { waitForProjection } from './wait';
