@@ -15,7 +15,7 @@ import {
   type SubscriptionMessage,
 } from '../../src/application/event-store';
 import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/esdb-event-store';
-import { FakeEventStoreDb } from '../support/esdb-fake';
+import { FakeEventStoreDb, whenBack } from '../support/esdb-fake';
 
 const ev = (type: string, data: Record<string, unknown> = {}): NewEvent => ({ type, data });
 
@@ -330,7 +330,7 @@ describe('EventStoreDbEventStore when the server goes away', () => {
 
       // Back again: a new subscription from the checkpoint resumes.
       await fake.restart();
-      await store.appendToStream('gone-1', [ev('C')]);
+      await whenBack(() => store.appendToStream('gone-1', [ev('C')]));
       const resumed = await collect(store, { filter: { streamPrefixes: ['gone-'] } }, (s) =>
         s.some((x) => x.kind === 'caught-up'),
       );

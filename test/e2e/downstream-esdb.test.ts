@@ -12,7 +12,7 @@ import {
   subscribe,
   type AccountEvent,
 } from '../../packages/subscriber/src';
-import { FakeEventStoreDb } from '../support/esdb-fake';
+import { FakeEventStoreDb, whenBack } from '../support/esdb-fake';
 
 const metadata = () =>
   eventMetadata({
@@ -142,7 +142,7 @@ describe('the native EventStoreDB source (wire fake)', () => {
       await fake.stop();
       await fake.restart();
       const second = randomUUID();
-      await store.appendToStream(`user-${second}`, registered(second));
+      await whenBack(() => store.appendToStream(`user-${second}`, registered(second)));
       await until('second welcomed after the outage', () => run.store.welcomes().length === 2, 20_000);
       expect(run.store.welcomes().map((w) => [w.user_id, w.email])).toEqual([
         [first, '[redacted]'],

@@ -133,7 +133,6 @@ export class EventStoreDbEventStore implements EventStore {
     });
     await drain(read, streamId, (resolved) => {
       if (resolved.event && events.length < wanted) events.push(toRecorded(resolved.event));
-      return true;
     });
     return events;
   }
@@ -159,14 +158,14 @@ export class EventStoreDbEventStore implements EventStore {
       await drain(read, '$all', (resolved) => {
         scanned += 1;
         const e = resolved.event;
-        if (!e) return true;
+        // Past the last wanted event the rest of the page is read but neither kept nor checkpointed.
+        if (!e || events.length >= wanted) return;
         const position = toPosition(e.position);
-        if (bound && (forwards ? position <= bound : position >= bound)) return true;
+        if (bound && (forwards ? position <= bound : position >= bound)) return;
         pageLast = position;
         checkpoint = position;
-        if (isSystem(e) || !matchesFilter(options.filter, e.streamId, e.type)) return true;
+        if (isSystem(e) || !matchesFilter(options.filter, e.streamId, e.type)) return;
         events.push(toRecorded(e));
-        return events.length < wanted;
       });
       if (scanned < pageSize || pageLast === undefined) break;
       bound = pageLast;
@@ -375,8 +374,7 @@ export class EventStoreDbEventStore implements EventStore {
       this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 }),
       '$all',
       (r) => {
-        if (r.event) head = toPosition(r.event.position);
-        return false;
+        if (r.event) head ??= toPosition(r.event.position);
       },
     );
     return head;
@@ -408,21 +406,17 @@ export class EventStoreDbEventStore implements EventStore {
   }
 }
 
-/** Reads to the end or until `take` says stop; a read abandoned early is cancelled, or `dispose()` hangs. */
-const drain = async <T>(
-  read: StreamingRead<T>,
-  streamId: string,
-  take: (item: T) => boolean,
-): Promise<void> => {
-  let finished = false;
+/**
+ * Reads a bounded read to its end, always. Leaving a read early destroys the client's wrapper and unpipes
+ * the gRPC call under it; when the server's end of that call arrives afterwards nobody reads it, the call
+ * never emits `end`, and the client's `dispose()` then waits for it forever (a shutdown that hangs under
+ * load). Every read here is bounded by its `maxCount`, so reading the rest costs at most one page.
+ */
+const drain = async <T>(read: StreamingRead<T>, streamId: string, each: (item: T) => void): Promise<void> => {
   try {
-    for await (const item of read) if (!take(item)) return;
-    finished = true;
+    for await (const item of read) each(item);
   } catch (e) {
-    finished = true;
     throw translate(e, streamId);
-  } finally {
-    if (!finished) await read.cancel().catch(() => undefined);
   }
 };
 

@@ -30,6 +30,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { StoreUnavailableError } from '../../../src/application/event-store';
 import { FakeLog, type ProposedEvent } from './log';
 import { streamsService } from './service';
 
@@ -116,3 +117,21 @@ export class FakeEventStoreDb {
     this.server = server;
   }
 }
+
+/**
+ * Runs `attempt` until it stops failing with `StoreUnavailableError`, for a writer that meets a restarted
+ * server: a client whose connection broke answers UNAVAILABLE at once (nothing sent) until it has
+ * reconnected, and a service would answer 503 with Retry-After meanwhile. Any other error, or no recovery
+ * within `timeoutMs`, fails.
+ */
+export const whenBack = async <T>(attempt: () => Promise<T>, timeoutMs = 10_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!(e instanceof StoreUnavailableError) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+};
