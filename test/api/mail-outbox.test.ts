@@ -57,6 +57,26 @@ for (const backend of testBackends()) {
       }
     };
 
+    /**
+     * Until a first attempt at the user's mail has failed and no sender holds the row: a send still in
+     * flight (the service's own sender may have claimed it) would otherwise race the test's next step.
+     */
+    const firstAttemptFailed = async (userId: string) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const [row] = (
+          await t.services.sql.query<{ attempts: number; lease_id: string | null }>(
+            'select attempts, lease_id from mail_outbox where user_id = $1',
+            [userId],
+          )
+        ).rows;
+        if (row && row.attempts >= 1 && row.lease_id === null) return;
+        if (Date.now() > deadline) throw new Error(`no failed first attempt: ${JSON.stringify(row)}`);
+        await t.runtime.outbox.drainOnce();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
     const dueNow = () =>
       t.services.sql.query("update mail_outbox set next_attempt_at = now() - interval '1 second'");
 
@@ -132,6 +152,7 @@ for (const backend of testBackends()) {
       try {
         const email = uniqueEmail('erased');
         const userId = await registerQuietly(email);
+        await firstAttemptFailed(userId);
         const now = clock.now();
         await eraseUser(t.services, userId, {
           correlationId: 'c',
@@ -155,6 +176,7 @@ for (const backend of testBackends()) {
       try {
         const email = uniqueEmail('late');
         const userId = await registerQuietly(email);
+        await firstAttemptFailed(userId);
         clock.advance(24 * 3600_000 + 1000);
         t.mail.failWith = null;
         await dueNow();

@@ -92,6 +92,51 @@ export const describeStreamContract = (ctx: ContractContext): void => {
         { n: 4 },
       ]);
     });
+
+    it('reads issued together each answer as a lone read would, errors included', async () => {
+      await append(
+        `${ns}-five`,
+        [0, 1, 2, 3, 4].map((n) => event('Counted', { n })),
+      );
+      await append(`${ns}-other`, [event('Other')]);
+      await append(`${ns}-gone`, [event('A')], 'no_stream');
+      await store.deleteStream(`${ns}-gone`);
+      await append(`${ns}-dead`, [event('A')], 'no_stream');
+      await store.tombstoneStream(`${ns}-dead`);
+
+      const reads = [
+        store.readStream(`${ns}-five`),
+        store.readStream(`${ns}-nothing`),
+        store.readStream(`${ns}-five`, { fromRevision: 3 }),
+        store.readStream(`${ns}-gone`),
+        store.readStream(`${ns}-other`),
+        store.readStream(`${ns}-five`, { fromRevision: 1, maxCount: 2 }),
+        store.readStream(`${ns}-dead`),
+        store.readStream(`${ns}-five`, { maxCount: 0 }),
+        store.readStream(`${ns}-five`, { fromRevision: 9 }),
+        store.readStream(`${ns}-five`, { direction: 'backwards', maxCount: 2 }),
+      ];
+      const settled = await Promise.allSettled(reads);
+      const shown = settled.map((s) =>
+        s.status === 'fulfilled'
+          ? s.value.map((e) => `${e.streamId.slice(ns.length + 1)}@${e.revision}`)
+          : (s.reason as Error).constructor.name,
+      );
+      expect(shown).toEqual([
+        ['five@0', 'five@1', 'five@2', 'five@3', 'five@4'],
+        'StreamNotFoundError',
+        ['five@3', 'five@4'],
+        'StreamNotFoundError',
+        ['other@0'],
+        ['five@1', 'five@2'],
+        'StreamDeletedError',
+        [],
+        [],
+        ['five@4', 'five@3'],
+      ]);
+      const gone = settled[1] as PromiseRejectedResult;
+      expect(gone.reason).toMatchObject({ code: 'stream-not-found', streamId: `${ns}-nothing` });
+    });
   });
 
   describe('expected revision', () => {

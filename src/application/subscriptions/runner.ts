@@ -51,6 +51,11 @@ export type RunnerOptions = {
   maxBackoffMs?: number;
   /** How often a standby instance tries to take the lock. */
   standbyPollMs?: number;
+  /**
+   * How long a checkpoint that only passes over events outside the filter may stay unstored (default
+   * 1000 ms; 0 stores every one). See `consume`.
+   */
+  idleCheckpointMs?: number;
 };
 
 export class CheckpointConflictError extends Error {
@@ -232,28 +237,74 @@ export class SubscriptionRunner {
     this.state.lastError = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   }
 
+  /**
+   * A batch of handled events commits with its checkpoint in one transaction. A checkpoint that only moves
+   * past events outside the filter (every other subscription's traffic) changes nothing but the restart
+   * point, so it is stored at most once per `idleCheckpointMs`, by one statement without a transaction, and
+   * a trailing timer stores the last one when nothing follows. The position still advances in memory at
+   * once (this runner's read-your-writes waiters and lag); a restart replays at most that interval of
+   * filtered-out events, which cost nothing to pass over again. Under load this removes three statements
+   * per subscription per event of the others, the largest share of the service's database round trips.
+   */
   private async consume(signal: AbortSignal): Promise<void> {
     const { store, sql } = this.options;
-    let checkpoint = await loadCheckpoint(sql, this.handler.name);
-    if (checkpoint !== null) this.advanced(checkpoint);
+    const idleInterval = this.options.idleCheckpointMs ?? 1000;
+    let stored = await loadCheckpoint(sql, this.handler.name);
+    let storedAt = Date.now();
+    if (stored !== null) this.advanced(stored);
+    /** The position handed out last: `stored`, or ahead of it by checkpoints not yet written. */
+    let checkpoint = stored;
     const batchSize = this.singleStep ? 1 : (this.handler.batchSize ?? 500);
     let batch: RecordedEvent[] = [];
+    let trailingTimer: NodeJS.Timeout | undefined;
+    let trailing: Promise<void> = Promise.resolve();
+    let busy = false;
+
+    /** Writes `checkpoint` if it is ahead of `stored`; one statement (the compare-and-set). */
+    const storeIdle = async (): Promise<void> => {
+      const through = checkpoint;
+      if (through === null || (stored !== null && through <= stored)) return;
+      await storeCheckpoint(sql, this.handler.name, stored, through);
+      stored = through;
+      storedAt = Date.now();
+    };
+    const scheduleTrailing = (): void => {
+      if (trailingTimer) return;
+      trailingTimer = setTimeout(() => {
+        trailingTimer = undefined;
+        if (busy) return scheduleTrailing();
+        // A failure here is left for the next commit: its compare-and-set sees any real conflict.
+        trailing = storeIdle().catch(() => undefined);
+      }, idleInterval);
+      trailingTimer.unref?.();
+    };
 
     const commit = async (through: Position): Promise<void> => {
       if (checkpoint !== null && through <= checkpoint) return;
       const events = batch;
-      const previous = checkpoint;
-      await sql.transaction(async (tx) => {
-        if (events.length) await this.handler.handle(events, tx);
-        await storeCheckpoint(tx, this.handler.name, previous, through);
-      });
-      batch = [];
-      checkpoint = through;
-      if (events.length) {
-        this.state.lastEventAt = events[events.length - 1]!.createdAt;
-        // A batch went through: any earlier failure is behind us, back to full pages.
-        this.singleStep = false;
-        this.state.consecutiveFailures = 0;
+      busy = true;
+      try {
+        await trailing;
+        if (events.length === 0) {
+          checkpoint = through;
+          if (Date.now() - storedAt >= idleInterval) await storeIdle();
+          else scheduleTrailing();
+        } else {
+          const previous = stored;
+          await sql.transaction(async (tx) => {
+            await this.handler.handle(events, tx);
+            await storeCheckpoint(tx, this.handler.name, previous, through);
+          });
+          stored = checkpoint = through;
+          storedAt = Date.now();
+          batch = [];
+          this.state.lastEventAt = events[events.length - 1]!.createdAt;
+          // A batch went through: any earlier failure is behind us, back to full pages.
+          this.singleStep = false;
+          this.state.consecutiveFailures = 0;
+        }
+      } finally {
+        busy = false;
       }
       this.advanced(through);
     };
@@ -290,6 +341,10 @@ export class SubscriptionRunner {
       }
     } finally {
       this.state.caughtUp = false;
+      clearTimeout(trailingTimer);
+      await trailing;
+      // Best effort: an unstored checkpoint only means passing over the same filtered events again.
+      await storeIdle().catch(() => undefined);
     }
   }
 }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import {
   StoreUnavailableError,
   StreamDeletedError,
-  StreamNotFoundError,
   WrongExpectedVersionError,
   encodePosition,
   type AppendResult,
@@ -17,8 +16,9 @@ import {
   type SubscriptionMessage,
 } from '../../application/event-store';
 import type { SqlClient, SqlExecutor } from '../../application/sql';
-import { horizonPassed, readAllPage, toRecorded, type EventRow, type PageRequest } from './postgres-read-all';
-import { subscribeToAll } from './postgres-subscription';
+import { horizonPassed, readAllPage, toRecorded, type PageRequest } from './postgres-read-all';
+import { readOneStream, StreamReadBatcher } from './postgres-read-streams';
+import { SharedLiveReads, subscribeToAll } from './postgres-subscription';
 
 export type PostgresEventStoreOptions = {
   /**
@@ -104,6 +104,8 @@ export class PostgresEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly readAllWaitMs: number;
+  private readonly reads = new StreamReadBatcher(() => this.sql);
+  private readonly live: SharedLiveReads;
 
   constructor(
     private readonly sql: SqlClient,
@@ -112,6 +114,7 @@ export class PostgresEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.pageSize = options.pageSize ?? 500;
     this.readAllWaitMs = options.readAllWaitMs ?? 2_000;
+    this.live = new SharedLiveReads(sql, this.pageSize);
   }
 
   async appendToStream(
@@ -125,29 +128,8 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const backwards = options.direction === 'backwards';
-    const r = await this.sql.query<
-      EventRow & { stream_revision: string; visible_from: string; tombstoned: boolean }
-    >(
-      `select s.revision as stream_revision, s.visible_from, s.tombstoned, e.*
-       from streams s
-       left join lateral (
-         select e.transaction_id::text as xact, e.global_position, e.stream_id, e.revision, e.event_id, e.type,
-                e.data, e.metadata, e.created_at
-         from events e
-         where e.stream_id = s.stream_id and e.revision >= s.visible_from
-           and ${backwards ? 'e.revision <= coalesce($2::bigint, s.revision)' : 'e.revision >= coalesce($2::bigint, 0)'}
-         order by e.revision ${backwards ? 'desc' : 'asc'}
-         limit $3
-       ) e on true
-       where s.stream_id = $1`,
-      [streamId, options.fromRevision ?? null, options.maxCount ?? null],
-    );
-    const head = r.rows[0];
-    if (!head) throw new StreamNotFoundError(streamId);
-    if (head.tombstoned) throw new StreamDeletedError(streamId);
-    if (Number(head.stream_revision) < Number(head.visible_from)) throw new StreamNotFoundError(streamId);
-    return r.rows.filter((row) => row.global_position !== null).map(toRecorded);
+    if (options.direction === 'backwards') return readOneStream(this.sql, streamId, options);
+    return this.reads.read(streamId, options);
   }
 
   /**
@@ -193,6 +175,7 @@ export class PostgresEventStore implements EventStore {
       pageSize: this.pageSize,
       pollIntervalMs: this.pollIntervalMs,
       closing: this.closing.signal,
+      live: this.live,
     });
   }
 

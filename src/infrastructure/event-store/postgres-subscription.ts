@@ -1,11 +1,13 @@
 import {
   decodePosition,
+  matchesFilter,
+  type EventFilter,
   type Position,
   type SubscribeOptions,
   type SubscriptionMessage,
 } from '../../application/event-store';
 import type { SqlClient } from '../../application/sql';
-import { readAllPage, readHead, toRecorded } from './postgres-read-all';
+import { readAllPage, readHead, toRecorded, type Page } from './postgres-read-all';
 
 /** The channel append_events notifies on commit (migration 0001). */
 export const EVENTS_CHANNEL = 'event_store';
@@ -45,12 +47,82 @@ class Wakeup {
   }
 }
 
+/** A page of one subscription; `full` says the read stopped at its size, not at the horizon. */
+export type LivePage = Page & { full: boolean };
+
+type LiveRequest = {
+  filter: EventFilter | undefined;
+  resolve: (page: LivePage) => void;
+  reject: (error: unknown) => void;
+};
+
+/**
+ * The live reads of a store's subscriptions, shared. Every subscription of the process wakes on the same
+ * notification, and live ones that have looked at the same events stand at the same position: their reads
+ * of one turn of the event loop (`setImmediate`) that start after the same position become ONE unfiltered
+ * read, whose rows each subscription then filters for itself. Each gets what its own filtered read would
+ * have given: the events it wants, and as its checkpoint the last event looked at. `full` tells the reader
+ * the shared page stopped at its size, so there may be more to read though few rows matched. A read from
+ * a position no other reader shares goes alone, filtered in SQL. With a projection, the mail outbox and a
+ * feed all following the log, this turns one read per subscription per commit into one read per commit.
+ */
+export class SharedLiveReads {
+  private groups = new Map<string, { after: Position | undefined; requests: LiveRequest[] }>();
+  private scheduled = false;
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly pageSize: number,
+  ) {}
+
+  read(after: Position | undefined, filter: EventFilter | undefined): Promise<LivePage> {
+    return new Promise((resolve, reject) => {
+      const key = after ?? '';
+      const group = this.groups.get(key) ?? { after, requests: [] };
+      group.requests.push({ filter, resolve, reject });
+      this.groups.set(key, group);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const groups = [...this.groups.values()];
+    this.groups = new Map();
+    this.scheduled = false;
+    for (const group of groups) void this.answer(group.after, group.requests);
+  }
+
+  private async answer(after: Position | undefined, requests: LiveRequest[]): Promise<void> {
+    const only = requests.length === 1 ? requests[0] : undefined;
+    try {
+      const page = await readAllPage(this.sql, {
+        after,
+        maxCount: this.pageSize,
+        ...(only?.filter ? { filter: only.filter } : {}),
+      });
+      const full = page.events.length === this.pageSize;
+      for (const r of requests) {
+        const events =
+          r === only ? page.events : page.events.filter((e) => matchesFilter(r.filter, e.stream_id, e.type));
+        r.resolve({ ...page, events, full });
+      }
+    } catch (e) {
+      for (const r of requests) r.reject(e);
+    }
+  }
+}
+
 export type SubscriptionSettings = {
   pageSize: number;
   /** See PostgresEventStoreOptions.pollIntervalMs. */
   pollIntervalMs: number;
   /** Aborted when the store closes: every subscription ends. */
   closing: AbortSignal;
+  /** Where caught-up subscriptions read, together. */
+  live: SharedLiveReads;
 };
 
 /**
@@ -76,11 +148,11 @@ export async function* subscribeToAll(
     let caughtUpDeadline: number | undefined;
     while (!signal.aborted) {
       wakeup.reset();
-      const page = await readAllPage(sql, {
-        after: cursor,
-        maxCount: settings.pageSize,
-        filter: options.filter,
-      });
+      const page: LivePage = caughtUp
+        ? await settings.live.read(cursor, options.filter)
+        : await readAllPage(sql, { after: cursor, maxCount: settings.pageSize, filter: options.filter }).then(
+            (p) => ({ ...p, full: p.events.length === settings.pageSize }),
+          );
       for (const row of page.events) {
         if (signal.aborted) return;
         const event = toRecorded(row);
@@ -93,7 +165,7 @@ export async function* subscribeToAll(
         yield { kind: 'checkpoint', position: cursor };
       }
       // A short page reached the horizon: everything committed so far has been looked at.
-      if (page.events.length === settings.pageSize) continue;
+      if (page.full) continue;
       if (!caughtUp) {
         // `caught-up` promises that everything committed so far was delivered: while committed events are
         // still held back behind the horizon, it waits for them (bounded).
