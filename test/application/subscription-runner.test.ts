@@ -179,5 +179,66 @@ for (const backend of testBackends()) {
         { stream_id: 'tally-09', events: 1, total: 9000 },
       ]);
     });
+
+    it('live bursts commit several events per transaction, each event once and in order', async () => {
+      const batches: number[] = [];
+      const base = tallyHandler('tally');
+      const runner = new SubscriptionRunner(
+        {
+          ...base,
+          handle: async (events, tx) => {
+            batches.push(events.length);
+            await base.handle(events, tx);
+          },
+        },
+        { store: db.store, sql: db.sql, logger: silent },
+      );
+      runner.start();
+      try {
+        await until(() => runner.status().caughtUp);
+        // Four writers at once, each appending to its own stream in turn: the runner finds several committed
+        // events each time it looks.
+        await Promise.all(
+          Array.from({ length: 4 }, async (_, s) => {
+            for (let i = 0; i < 10; i++) {
+              await db.store.appendToStream(`tally-${String(s).padStart(2, '0')}`, [
+                { type: 'Tallied', data: { n: s * 1000 + i } },
+              ]);
+            }
+          }),
+        );
+        const [last] = (await db.store.readAll({ direction: 'backwards', maxCount: 1 })).events;
+        expect(await runner.waitFor(last!.position, 10_000)).toBe(true);
+        expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
+        expect(batches.length).toBeLessThan(40);
+        expect(await readTally(db)).toEqual(expectedTally(4, 10));
+        expect(await loadCheckpoint(db.sql, 'tally')).toBe(last!.position);
+      } finally {
+        await runner.stop();
+      }
+    });
+
+    it('passing over other traffic stores the checkpoint sparingly, and the last one lands anyway', async () => {
+      const runner = new SubscriptionRunner(tallyHandler('tally'), {
+        store: db.store,
+        sql: db.sql,
+        logger: silent,
+        idleCheckpointMs: 300,
+      });
+      runner.start();
+      try {
+        await until(() => runner.status().caughtUp);
+        let last = '';
+        for (let i = 0; i < 20; i++) {
+          last = (await db.store.appendToStream(`other-${i}`, [{ type: 'Ignored', data: {} }])).position;
+        }
+        // In memory at once, for this instance's read-your-writes...
+        expect(await runner.waitFor(last, 5_000)).toBe(true);
+        // ...and stored by the trailing write within the interval, though no event of its own followed.
+        await until(async () => (await loadCheckpoint(db.sql, 'tally')) === last, 5_000);
+      } finally {
+        await runner.stop();
+      }
+    });
   });
 }

@@ -1,4 +1,4 @@
-import type { EventFilter, EventStore, Position, RecordedEvent } from '../event-store';
+import type { EventFilter, EventStore, Position, RecordedEvent, SubscriptionMessage } from '../event-store';
 import type { SqlClient, SqlExecutor } from '../sql';
 
 /**
@@ -319,17 +319,42 @@ export class SubscriptionRunner {
       }
     };
 
-    const iterator = store.subscribeToAll({
-      from: checkpoint ?? undefined,
-      filter: this.handler.filter,
-      signal,
-    });
+    // Its own signal too: leaving early (a failed batch) must end a read that is already waiting.
+    const local = new AbortController();
+    const iterator = store
+      .subscribeToAll({
+        from: checkpoint ?? undefined,
+        filter: this.handler.filter,
+        signal: AbortSignal.any([signal, local.signal]),
+      })
+      [Symbol.asyncIterator]();
+    const idle = Symbol('idle');
+    const untilIdle = (): Promise<typeof idle> => new Promise((resolve) => setImmediate(() => resolve(idle)));
     try {
-      for await (const message of iterator) {
+      let next = iterator.next();
+      for (;;) {
+        let result: IteratorResult<SubscriptionMessage>;
+        if (batch.length > 0 && this.state.caughtUp) {
+          // Live: the events already read go into one batch, committed as soon as nothing more is ready,
+          // so a burst of commits costs one transaction rather than one per event.
+          const raced = await Promise.race([next, untilIdle()]);
+          if (raced === idle) {
+            await flush(batch[batch.length - 1]!.position);
+            result = await next;
+          } else {
+            result = raced;
+          }
+        } else {
+          result = await next;
+        }
+        if (result.done) break;
+        const message = result.value;
+        next = iterator.next();
+        // Read ahead while this message is handled; if handling fails the loop ends and nobody awaits it.
+        next.catch(() => undefined);
         if (message.kind === 'event') {
           batch.push(message.event);
-          // Live events are applied one by one as they come; catch-up goes in pages.
-          if (batch.length >= batchSize || this.state.caughtUp) await flush(message.event.position);
+          if (batch.length >= batchSize) await flush(message.event.position);
         } else if (message.kind === 'checkpoint') {
           await flush(message.position);
         } else {
@@ -340,6 +365,8 @@ export class SubscriptionRunner {
         }
       }
     } finally {
+      local.abort();
+      await iterator.return?.(undefined).catch(() => undefined);
       this.state.caughtUp = false;
       clearTimeout(trailingTimer);
       await trailing;
