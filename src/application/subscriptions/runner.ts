@@ -321,13 +321,12 @@ export class SubscriptionRunner {
 
     // Its own signal too: leaving early (a failed batch) must end a read that is already waiting.
     const local = new AbortController();
-    const iterator = store
-      .subscribeToAll({
-        from: checkpoint ?? undefined,
-        filter: this.handler.filter,
-        signal: AbortSignal.any([signal, local.signal]),
-      })
-      [Symbol.asyncIterator]();
+    const messages = store.subscribeToAll({
+      from: checkpoint ?? undefined,
+      filter: this.handler.filter,
+      signal: AbortSignal.any([signal, local.signal]),
+    });
+    const iterator = messages[Symbol.asyncIterator]();
     const idle = Symbol('idle');
     const untilIdle = (): Promise<typeof idle> => new Promise((resolve) => setImmediate(() => resolve(idle)));
     try {
