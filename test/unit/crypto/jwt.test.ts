@@ -298,6 +298,20 @@ describe('access tokens', () => {
       expect((await rejection(ctx.tokens.verify(token))).reason).toBe('expired');
     });
 
+    it('a token verified before: the same claims again, the clock checked again, refused once its key is gone', async () => {
+      const { token } = await ctx.tokens.sign({ sub: randomUUID(), sid: randomUUID(), roles: ['admin'] });
+      const first = await ctx.tokens.verify(token);
+      expect(await ctx.tokens.verify(token)).toEqual(first);
+      // One byte of the signature changed is another text: verified afresh, and refused.
+      const flipped = `${token.slice(0, -2)}${token.endsWith('AA') ? 'AB' : 'AA'}`;
+      await rejection(ctx.tokens.verify(flipped));
+      ctx.advance(300);
+      expect(await ctx.tokens.verify(token)).toEqual(first);
+      ctx.store.rows.splice(0, ctx.store.rows.length);
+      await ctx.tokens.reload().catch(() => undefined);
+      expect((await rejection(ctx.tokens.verify(token))).reason).toBe('unknown-key');
+    });
+
     it.each(['exp', 'iat', 'sub', 'sid', 'jti', 'roles'])('a token without %s', async (claim) => {
       const { key, kid } = ctx.ourKey();
       const token = forge({ alg: 'ES256', typ: 'at+jwt', kid }, ctx.claims({ [claim]: undefined }), key);
