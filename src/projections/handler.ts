@@ -31,9 +31,13 @@ export const projectionHandler = (projection: Projection, deps: ProjectionDeps):
     if (active.version !== projection.version) {
       throw new ProjectionVersionError(projection.name, active.version, projection.version);
     }
-    await applyBatch(projection, events, tx, {
-      tables: tablesOf(projection, active.tag),
-      personalData: deps.personalData(tx),
-    });
+    // The runner isolates a failing event itself (one event per transaction after a failed batch).
+    await applyBatch(
+      projection,
+      events,
+      tx,
+      { tables: tablesOf(projection, active.tag), personalData: deps.personalData(tx) },
+      { isolate: false },
+    );
   },
 });

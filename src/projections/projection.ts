@@ -145,14 +145,26 @@ const SAVEPOINT = 'projection_apply';
  * event at a time in the same transaction (the same result, by the batching rule above): a failure that
  * was the batch's (a statement too large, say) then passes, and a poison event fails alone and is named in
  * the ProjectionApplyError, so the runner's status says which event holds the projection back.
+ *
+ * `isolate: false` leaves that to the caller: the live runner already retries a failed batch one event at a
+ * time in fresh transactions, so its batches skip the two savepoint statements.
  */
 export const applyBatch = async (
   projection: Projection,
   events: RecordedEvent[],
   tx: SqlExecutor,
   context: ApplyContext,
+  options: { isolate?: boolean } = {},
 ): Promise<void> => {
   if (events.length === 0) return;
+  if (options.isolate === false) {
+    try {
+      await projection.apply(events, tx, context);
+      return;
+    } catch (e) {
+      throw events.length === 1 ? new ProjectionApplyError(projection.name, events, e) : e;
+    }
+  }
   const applyInSavepoint = async (batch: RecordedEvent[]) => {
     await tx.query(`savepoint ${SAVEPOINT}`);
     try {

@@ -12,8 +12,11 @@ import { unwrapKey, wrapKey } from './keys';
 /** Where wrapped data keys live: the `pii_keys` table, or memory in unit tests. */
 export interface PiiKeyStore {
   find(userId: string): Promise<Buffer | null>;
-  /** Keeps an existing key: a retried registration must not replace the key its first attempt used. */
-  insertIfAbsent(userId: string, wrappedKey: Buffer): Promise<void>;
+  /**
+   * Keeps an existing key: a retried registration must not replace the key its first attempt used. True
+   * when this call stored the key.
+   */
+  insertIfAbsent(userId: string, wrappedKey: Buffer): Promise<boolean>;
   delete(userId: string): Promise<void>;
 }
 
@@ -29,11 +32,12 @@ export class SqlPiiKeyStore implements PiiKeyStore {
     return row ? Buffer.from(row.wrapped_key) : null;
   }
 
-  async insertIfAbsent(userId: string, wrappedKey: Buffer): Promise<void> {
-    await this.sql.query(
+  async insertIfAbsent(userId: string, wrappedKey: Buffer): Promise<boolean> {
+    const r = await this.sql.query(
       'insert into pii_keys (user_id, wrapped_key) values ($1, $2) on conflict (user_id) do nothing',
       [userId, wrappedKey],
     );
+    return r.rowCount === 1;
   }
 
   async delete(userId: string): Promise<void> {
@@ -48,8 +52,10 @@ export class InMemoryPiiKeyStore implements PiiKeyStore {
     return this.rows.get(userId) ?? null;
   }
 
-  async insertIfAbsent(userId: string, wrappedKey: Buffer): Promise<void> {
-    if (!this.rows.has(userId)) this.rows.set(userId, wrappedKey);
+  async insertIfAbsent(userId: string, wrappedKey: Buffer): Promise<boolean> {
+    if (this.rows.has(userId)) return false;
+    this.rows.set(userId, wrappedKey);
+    return true;
   }
 
   async delete(userId: string): Promise<void> {
@@ -93,7 +99,12 @@ export class PiiVault implements PersonalDataVault {
 
   async createKey(userId: string): Promise<void> {
     const id = userKey(userId);
-    await this.store.insertIfAbsent(id, wrapKey(this.wrappingKey, randomBytes(32), wrapContext(id)));
+    const key = randomBytes(32);
+    const erasuresBefore = this.erasures;
+    const stored = await this.store.insertIfAbsent(id, wrapKey(this.wrappingKey, key, wrapContext(id)));
+    // The key just stored is the user's key: the sealing that follows needs no read of it. (A key that was
+    // already there, from an earlier attempt, is loaded as usual.)
+    if (stored && this.erasures === erasuresBefore) this.remember(id, key);
   }
 
   async seal(userId: string, plaintext: string): Promise<string> {
@@ -163,14 +174,16 @@ export class PiiVault implements PersonalDataVault {
     // A key that does not unwrap was wrapped under another master key: refuse loudly rather than call the
     // user erased.
     if (!key) throw new SealedDataError('pii-unreadable');
-    if (this.erasures === erasuresBefore) {
-      this.cache.set(id, { key, loadedAt: this.now() });
-      if (this.cache.size > this.cacheSize) {
-        const oldest = this.cache.keys().next();
-        if (!oldest.done) this.cache.delete(oldest.value);
-      }
-    }
+    if (this.erasures === erasuresBefore) this.remember(id, key);
     return key;
+  }
+
+  private remember(id: string, key: Buffer): void {
+    this.cache.set(id, { key, loadedAt: this.now() });
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
   }
 }
 

@@ -122,8 +122,11 @@ const evolve = async (
   }
 };
 
-const changed = (a: Row, b: Row): boolean =>
-  VISIBLE.some((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+/** Values of a row's columns: scalars, null, or the roles array. Called per event on a rebuild: no JSON. */
+const same = (x: unknown, y: unknown): boolean =>
+  Array.isArray(x) && Array.isArray(y) ? x.length === y.length && x.every((v, i) => v === y[i]) : x === y;
+
+const changed = (a: Row, b: Row): boolean => VISIBLE.some((k) => !same(a[k], b[k]));
 
 /** Users whose events in the batch carry sealed values: their keys are fetched in one query. */
 const SEALED_EVENTS = new Set(['UserRegistered', 'PendingRegistrationReplaced', 'UserProfileUpdated']);

@@ -43,6 +43,22 @@ describe('PiiVault', () => {
     expect(store.rows.get(user)).toHaveLength(12 + 32 + 16);
   });
 
+  it('seals with a key it has just created without reading it back; an existing key is read', async () => {
+    const { vault, store, wrappingKey } = setup();
+    const reads = jest.spyOn(store, 'find');
+    const user = randomUUID();
+    await vault.createKey(user);
+    const sealed = await vault.seal(user, 'fresh');
+    expect(reads).not.toHaveBeenCalled();
+    // Another process (a fresh vault) holding the same table opens it with the stored key.
+    await expect(new PiiVault(store, wrappingKey).open(user, sealed)).resolves.toBe('fresh');
+
+    const retried = new PiiVault(store, wrappingKey);
+    await retried.createKey(user);
+    await expect(retried.open(user, sealed)).resolves.toBe('fresh');
+    expect(reads).toHaveBeenCalled();
+  });
+
   it('keeps the first key when createKey is retried', async () => {
     const { vault, store } = setup();
     const user = randomUUID();
