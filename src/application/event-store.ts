@@ -6,6 +6,13 @@
  * its native position as two fixed-width 16-digit lower-case hex numbers joined by '-'
  * (`0000000000000a3f-00000000000004d2`), so checkpoints, cursors and `as_of` values compare with `<`
  * and can be stored as text anywhere.
+ *
+ * Within one stream the global order follows the revisions for appends made with an expected revision:
+ * the next one can only succeed after reading the previous one committed. Two appends with `'any'` racing
+ * on the same stream are ordered by revision on EventStoreDB but may reach the global order of PostgreSQL
+ * in either order (it orders by transaction id, which is taken before the stream's row lock is granted).
+ * Every command of this service appends with an expected revision, so readers that guard by revision
+ * (the projections) never see a stream's events out of order.
  */
 
 export type Position = string;
