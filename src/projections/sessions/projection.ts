@@ -122,39 +122,60 @@ type StoredSession = Omit<
   absolute_expires_at: Date;
 };
 
-const loadSessions = async (tx: SqlExecutor, s: string, ids: string[]): Promise<Map<string, SessionRow>> => {
-  const r = await tx.query<StoredSession>(
-    `select id::text, user_id::text, created_at, last_used_at, user_agent, ended, ended_at, end_reason,
-       started_at_user_revision, idle_expires_at, absolute_expires_at, revision
-     from ${s} where id = any($1::uuid[])`,
-    [ids],
-  );
-  return new Map(
-    r.rows.map((row) => [
-      row.id,
-      {
-        ...row,
-        created_at: row.created_at.toISOString(),
-        last_used_at: row.last_used_at.toISOString(),
-        ended_at: isoOrNull(row.ended_at),
-        idle_expires_at: isoOrNull(row.idle_expires_at),
-        absolute_expires_at: row.absolute_expires_at.toISOString(),
-        started_at_user_revision: Number(row.started_at_user_revision),
-        revision: Number(row.revision),
-      },
-    ]),
-  );
-};
+type StoredCutOff = Omit<CutOff, 'at'> & { at: Date };
 
-const loadCutOffs = async (tx: SqlExecutor, c: string, userIds: string[]): Promise<Map<string, CutOff>> => {
-  const r = await tx.query<Omit<CutOff, 'at'> & { at: Date }>(
-    `select user_id::text, revision, survivor_session_id::text, reason, at, erased from ${c}
-     where user_id = any($1::uuid[])`,
-    [userIds],
+const toSessionRow = (row: StoredSession): SessionRow => ({
+  ...row,
+  created_at: row.created_at.toISOString(),
+  last_used_at: row.last_used_at.toISOString(),
+  ended_at: isoOrNull(row.ended_at),
+  idle_expires_at: isoOrNull(row.idle_expires_at),
+  absolute_expires_at: row.absolute_expires_at.toISOString(),
+  started_at_user_revision: Number(row.started_at_user_revision),
+  revision: Number(row.revision),
+});
+
+/**
+ * The batch's sessions and its users' cut-offs, in ONE statement: a live batch is often a single login,
+ * and every round trip to the server is CPU taken from password hashing on a small machine.
+ */
+const loadState = async (
+  tx: SqlExecutor,
+  s: string,
+  c: string,
+  sessionIds: string[],
+  userIds: string[],
+): Promise<{ sessions: Map<string, SessionRow>; cutOffs: Map<string, CutOff> }> => {
+  const r = await tx.query<
+    ({ kind: 'session' } & StoredSession) | ({ kind: 'cut-off' } & StoredCutOff & { user_id: string })
+  >(
+    `select 'session' as kind, id::text, user_id::text, created_at, last_used_at, user_agent, ended, ended_at,
+       end_reason, started_at_user_revision, idle_expires_at, absolute_expires_at, revision,
+       null::text as survivor_session_id, null::text as reason, null::timestamptz as at, null::boolean as erased
+     from ${s} where id = any($1::uuid[])
+     union all
+     select 'cut-off', null, user_id::text, null, null, null, null, null, null, null, null, null, revision,
+       survivor_session_id::text, reason, at, erased
+     from ${c} where user_id = any($2::uuid[])`,
+    [sessionIds, userIds],
   );
-  return new Map(
-    r.rows.map((row) => [row.user_id, { ...row, at: row.at.toISOString(), revision: Number(row.revision) }]),
-  );
+  const sessions = new Map<string, SessionRow>();
+  const cutOffs = new Map<string, CutOff>();
+  for (const row of r.rows) {
+    if (row.kind === 'session') {
+      sessions.set(row.id, toSessionRow(row));
+    } else {
+      cutOffs.set(row.user_id, {
+        user_id: row.user_id,
+        revision: Number(row.revision),
+        survivor_session_id: row.survivor_session_id,
+        reason: row.reason,
+        at: row.at.toISOString(),
+        erased: row.erased,
+      });
+    }
+  }
+  return { sessions, cutOffs };
 };
 
 const apply = async (events: RecordedEvent[], tx: SqlExecutor, context: ApplyContext): Promise<void> => {
@@ -173,8 +194,7 @@ const apply = async (events: RecordedEvent[], tx: SqlExecutor, context: ApplyCon
   await context.personalData.preload(starts);
   const sessionIds = [...new Set(sessionEvents.map((e) => e.streamId.slice(SESSION_STREAM_PREFIX.length)))];
 
-  const sessions = await loadSessions(tx, s, sessionIds);
-  const cutOffs = await loadCutOffs(tx, c, userIds);
+  const { sessions, cutOffs } = await loadState(tx, s, c, sessionIds, userIds);
 
   const dirtySessions = new Set<string>();
   const dirtyCutOffs = new Set<string>();
