@@ -6,6 +6,7 @@ import {
 } from '../../application/event-store';
 import type { SqlExecutor } from '../../application/sql';
 import { toRecorded, type EventRow } from './postgres-read-all';
+import { SameTurnBatch } from './same-turn';
 
 type StreamHead = { stream_revision: string | null; visible_from: string | null; tombstoned: boolean | null };
 type Row = EventRow & StreamHead & { request: number };
@@ -46,8 +47,7 @@ export const readOneStream = async (
 
 type Pending = {
   streamId: string;
-  fromRevision: number | null;
-  maxCount: number | null;
+  options: ReadStreamOptions;
   resolve: (events: RecordedEvent[]) => void;
   reject: (error: unknown) => void;
 };
@@ -61,38 +61,18 @@ type Pending = {
  * separate reads would have answered. A lone read goes as it always did.
  */
 export class StreamReadBatcher {
-  private pending: Pending[] = [];
-  private scheduled = false;
+  private readonly pending = new SameTurnBatch<Pending>((batch) => void this.flush(batch));
 
   constructor(private readonly sql: () => SqlExecutor) {}
 
   read(streamId: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({
-        streamId,
-        fromRevision: options.fromRevision ?? null,
-        maxCount: options.maxCount ?? null,
-        resolve,
-        reject,
-      });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.pending.add({ streamId, options, resolve, reject }));
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.scheduled = false;
+  private async flush(batch: Pending[]): Promise<void> {
     if (batch.length === 1) {
       const [only] = batch as [Pending];
-      const options = {
-        ...(only.fromRevision !== null ? { fromRevision: only.fromRevision } : {}),
-        ...(only.maxCount !== null ? { maxCount: only.maxCount } : {}),
-      };
-      return readOneStream(this.sql(), only.streamId, options).then(only.resolve, only.reject);
+      return readOneStream(this.sql(), only.streamId, only.options).then(only.resolve, only.reject);
     }
     let rows: Row[];
     try {
@@ -110,7 +90,11 @@ export class StreamReadBatcher {
            limit q.max_count
          ) e on true
          order by q.request, e.revision`,
-        [batch.map((p) => p.streamId), batch.map((p) => p.fromRevision), batch.map((p) => p.maxCount)],
+        [
+          batch.map((p) => p.streamId),
+          batch.map((p) => p.options.fromRevision ?? null),
+          batch.map((p) => p.options.maxCount ?? null),
+        ],
       );
       rows = r.rows;
     } catch (e) {

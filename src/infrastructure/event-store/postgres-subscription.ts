@@ -8,6 +8,7 @@ import {
 } from '../../application/event-store';
 import type { SqlClient } from '../../application/sql';
 import { readAllPage, readHead, toRecorded, type Page } from './postgres-read-all';
+import { SameTurnBatch } from './same-turn';
 
 /** The channel append_events notifies on commit (migration 0001). */
 export const EVENTS_CHANNEL = 'event_store';
@@ -51,6 +52,7 @@ class Wakeup {
 export type LivePage = Page & { full: boolean };
 
 type LiveRequest = {
+  after: Position | undefined;
   filter: EventFilter | undefined;
   resolve: (page: LivePage) => void;
   reject: (error: unknown) => void;
@@ -59,16 +61,15 @@ type LiveRequest = {
 /**
  * The live reads of a store's subscriptions, shared. Every subscription of the process wakes on the same
  * notification, and live ones that have looked at the same events stand at the same position: their reads
- * of one turn of the event loop (`setImmediate`) that start after the same position become ONE unfiltered
- * read, whose rows each subscription then filters for itself. Each gets what its own filtered read would
- * have given: the events it wants, and as its checkpoint the last event looked at. `full` tells the reader
- * the shared page stopped at its size, so there may be more to read though few rows matched. A read from
- * a position no other reader shares goes alone, filtered in SQL. With a projection, the mail outbox and a
- * feed all following the log, this turns one read per subscription per commit into one read per commit.
+ * of one turn of the event loop that start after the same position become ONE unfiltered read, whose rows
+ * each subscription then filters for itself. Each gets what its own filtered read would have given: the
+ * events it wants, and as its checkpoint the last event looked at. `full` tells the reader the shared page
+ * stopped at its size, so there may be more to read though few rows matched. A read from a position no
+ * other reader shares goes alone, filtered in SQL. With a projection, the mail outbox and a feed all
+ * following the log, this turns one read per subscription per commit into one read per commit.
  */
 export class SharedLiveReads {
-  private groups = new Map<string, { after: Position | undefined; requests: LiveRequest[] }>();
-  private scheduled = false;
+  private readonly pending = new SameTurnBatch<LiveRequest>((requests) => this.flush(requests));
 
   constructor(
     private readonly sql: SqlClient,
@@ -76,23 +77,16 @@ export class SharedLiveReads {
   ) {}
 
   read(after: Position | undefined, filter: EventFilter | undefined): Promise<LivePage> {
-    return new Promise((resolve, reject) => {
-      const key = after ?? '';
-      const group = this.groups.get(key) ?? { after, requests: [] };
-      group.requests.push({ filter, resolve, reject });
-      this.groups.set(key, group);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.pending.add({ after, filter, resolve, reject }));
   }
 
-  private flush(): void {
-    const groups = [...this.groups.values()];
-    this.groups = new Map();
-    this.scheduled = false;
-    for (const group of groups) void this.answer(group.after, group.requests);
+  private flush(requests: LiveRequest[]): void {
+    const groups = new Map<string, LiveRequest[]>();
+    for (const r of requests) {
+      const key = r.after ?? '';
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    }
+    for (const group of groups.values()) void this.answer(group[0]!.after, group);
   }
 
   private async answer(after: Position | undefined, requests: LiveRequest[]): Promise<void> {
