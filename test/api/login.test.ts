@@ -46,8 +46,9 @@ for (const backend of testBackends()) {
       expect(claims.sub).toBe(account.userId);
       expect(claims.roles).toEqual([]);
       expect(await streamTypes(t.services, sessionStreamId(claims.sid))).toEqual(['SessionStarted']);
-      // The user stream does not grow with logins (docs/design.md, "Sessions").
-      expect((await userState(t.services, account.userId)).revision).toBe(before.revision);
+      // The user stream records the attempt and its outcome (docs/design.md, "Lockout").
+      const after = await userState(t.services, account.userId);
+      expect(after.types.slice(before.types.length)).toEqual(['LoginAttemptStarted', 'LoginSucceeded']);
       expect((await testToken(t, body.access_token as string)).status).toBe(200);
     });
 
@@ -172,7 +173,7 @@ for (const backend of testBackends()) {
       clock.advance(61_000);
       const after = await postJson(t, '/v1/auth/login', { email: account.email, password: account.password });
       expect(after.status).toBe(200);
-      expect((await userState(t.services, account.userId)).types.at(-1)).toBe('FailedLoginsCleared');
+      expect((await userState(t.services, account.userId)).types.at(-1)).toBe('LoginSucceeded');
     });
 
     it('counts concurrent failures atomically: 5 at once lock the account', async () => {
@@ -218,7 +219,8 @@ for (const backend of testBackends()) {
       expect(t.services.hasher.needsRehash(stored ?? '')).toBe(false);
       // The new hash works, and is not upgraded again.
       await loginAs(t, account);
-      expect((await userState(t.services, account.userId)).types.at(-1)).toBe('PasswordRehashed');
+      const again = (await userState(t.services, account.userId)).types;
+      expect(again.slice(types.length)).toEqual(['LoginAttemptStarted', 'LoginSucceeded']);
     });
 
     it('counts every outcome in /metrics', async () => {

@@ -122,14 +122,14 @@ export const workload = (db: TestDatabase, start = new Date('2025-03-01T10:00:00
       for (let i = 0; i < times; i++) {
         await user(userId, (now) => ({
           type: 'CheckPassword',
-          data: { passwordVerified: false, requireVerification: true, now },
+          data: { attemptId: randomUUID(), passwordVerified: false, requireVerification: true, now },
         }));
       }
     },
     login: (userId: string) =>
       user(userId, (now) => ({
         type: 'CheckPassword',
-        data: { passwordVerified: true, requireVerification: true, now },
+        data: { attemptId: randomUUID(), passwordVerified: true, requireVerification: true, now },
       })),
     rename: async (userId: string, username: string | null) => {
       const sealed = username === null ? null : await seal(userId, username);

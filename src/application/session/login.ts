@@ -1,8 +1,8 @@
 import { eventMetadata, type LoadedStream } from '../command-handler';
 import { findAccountByEmail } from '../user/find-account';
 import {
-  canAttemptLogin,
   checkPassword,
+  startLoginAttempt,
   isAccount,
   userDecider,
   userStreamId,
@@ -30,10 +30,10 @@ const MAX_USER_AGENT = 512;
 type PasswordCheck = { verified: boolean; rehashed?: string };
 
 /**
- * Login: find the account on the write side, prove the password, record what the lockout policy needs in
- * the user stream, then start a session in a stream of its own (docs/design.md, "Sessions", "Lockout").
- * A successful login appends nothing to the user stream unless failures are cleared or the hash is
- * upgraded, so the user stream does not grow with logins.
+ * Login: find the account on the write side, reserve a password check in the user stream, prove the
+ * password, record its outcome on the revision it was decided on, then start a session in a stream of its
+ * own (docs/design.md, "Sessions", "Lockout"). The reservation is what bounds a burst of parallel guesses
+ * to the policy's number of checks, on any number of instances.
  */
 export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin): Promise<LoginResult> => {
   const now = deps.clock.now();
@@ -44,17 +44,39 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     return { kind: 'invalid_credentials', reason: 'unknown' };
   }
   const { userId } = found;
-  // Locked or deactivated: refused without checking the password and without recording anything. The
-  // dummy verify keeps the answer's timing the same as for a wrong password or an unknown address, so
-  // timing tells nobody that the account exists and is locked.
-  if (!canAttemptLogin(found.state, now)) {
+  const ctx = userContext(origin, userId, now);
+
+  // 1. Reserve a guess (docs/design.md, "Lockout"). Locked, deactivated, or every guess left already held
+  // by checks in flight: refused without checking the password and without recording anything. The dummy
+  // verify keeps the work the same as for a wrong password or an unknown address.
+  const attemptId = deps.ids.uuid();
+  const reserved = await decideAndAppend(
+    deps.store,
+    userDecider,
+    userStreamId(userId),
+    ({ state }: LoadedStream<UserState>) => {
+      if (!isAccount(state)) return { outcome: 'unknown' as const, events: [], ctx };
+      const decision = startLoginAttempt({ type: 'StartLoginAttempt', data: { attemptId, now } }, state);
+      return { outcome: decision.outcome, events: decision.events, ctx };
+    },
+    // Every attempt of a burst must get its answer from the stream as it is: retry generously.
+    { initial: found, attempts: 16 },
+  );
+  if (reserved.outcome !== 'started') {
     await deps.hasher.verifyDummy(input.password);
     return {
       kind: 'invalid_credentials',
-      reason: found.state.status === 'deactivated' ? 'deactivated' : 'locked',
+      reason:
+        reserved.outcome === 'deactivated'
+          ? 'deactivated'
+          : reserved.outcome === 'locked'
+            ? 'locked'
+            : 'unknown',
     };
   }
 
+  // 2. Check the password, then record the outcome on the stream as it is now: a concurrent failure that
+  // locked the account meanwhile makes the append conflict, and the decision is taken again on it.
   // Keyed by the sealed hash: a retry after a concurrent password change must verify against the new one.
   const checks = new Map<string, PasswordCheck>();
   const check = async (sealedHash: string): Promise<PasswordCheck> => {
@@ -64,20 +86,20 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     checks.set(sealedHash, result);
     return result;
   };
-
+  const reservedState = reserved.state;
   const decided = await decideAndAppend(
     deps.store,
     userDecider,
     userStreamId(userId),
     async ({ state }: LoadedStream<UserState>) => {
-      const ctx = userContext(origin, userId, now);
       // Erased between the lookup and now: as unknown as any other missing account.
       if (!isAccount(state)) return { outcome: 'invalid_credentials' as const, events: [], ctx };
-      const proof = canAttemptLogin(state, now) ? await check(state.passwordHash) : { verified: false };
+      const proof = await check(state.passwordHash);
       const decision = checkPassword(
         {
           type: 'CheckPassword',
           data: {
+            attemptId,
             passwordVerified: proof.verified,
             ...(proof.rehashed !== undefined ? { rehashedPasswordHash: proof.rehashed } : {}),
             requireVerification: deps.settings.requireVerifiedEmail,
@@ -88,8 +110,10 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
       );
       return { outcome: decision.outcome, events: decision.events, ctx };
     },
-    // Every attempt of a concurrent burst of wrong passwords must be counted: retry generously.
-    { initial: found, attempts: 8 },
+    {
+      initial: { state: reservedState, revision: reserved.revision, last: null },
+      attempts: 16,
+    },
   );
 
   switch (decided.outcome) {
@@ -127,7 +151,7 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
   };
   // A fresh random id: the stream is new by construction, so there is nothing to load before deciding.
   const events = sessionDecider.decide(start, sessionDecider.initialState);
-  const metadata = eventMetadata(userContext(origin, userId, now));
+  const metadata = eventMetadata(ctx);
   await deps.store.appendToStream(
     sessionStreamId(sessionId),
     events.map((e) => ({ type: e.type, data: e.data, metadata })),

@@ -35,10 +35,14 @@ export type ResendVerification = DomainCommand<
   { newTokenId: string; newTokenHash: string; newExpiresAt: Date; now: Date }
 >;
 
-/** Login's password step; see login.ts for the outcome. */
+/** Login's first step: reserve one of the guesses left before argon2 runs; see login.ts. */
+export type StartLoginAttempt = DomainCommand<'StartLoginAttempt', { attemptId: string; now: Date }>;
+
+/** Login's password step, resolving the attempt StartLoginAttempt reserved; see login.ts for the outcome. */
 export type CheckPassword = DomainCommand<
   'CheckPassword',
   {
+    attemptId: string;
     passwordVerified: boolean;
     /** Given when the stored hash's parameters are below the current ones and the password was right. */
     rehashedPasswordHash?: string;
@@ -90,6 +94,7 @@ export type UserCommand =
   | RegisterUser
   | VerifyEmail
   | ResendVerification
+  | StartLoginAttempt
   | CheckPassword
   | ChangePassword
   | RequestPasswordReset

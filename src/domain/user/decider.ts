@@ -2,8 +2,8 @@ import { fromTimestamp, unknownEvent, unreachable, type Decider } from '../share
 import { deactivateUser, eraseUser, grantRole, reactivateUser, revokeRole, unlockUser } from './admin';
 import type { UserCommand } from './commands';
 import type { UserEvent } from './events';
-import { NO_LOCKOUT } from './lockout';
-import { checkPassword } from './login';
+import { NO_LOCKOUT, withAttemptResolved, withAttemptStarted, withFailuresCleared } from './lockout';
+import { checkPassword, startLoginAttempt } from './login';
 import { changePassword, requestPasswordReset, resetPassword } from './password';
 import { endAllSessions, updateProfile } from './profile';
 import { registerUser, resendVerification, verifyEmail } from './registration';
@@ -20,7 +20,7 @@ import type { OneTimeToken } from './tokens';
 export const initialState: UserState = initialUserState;
 
 /**
- * CheckPassword and ChangePassword answer with an outcome beside their events: call `checkPassword` /
+ * StartLoginAttempt, CheckPassword and ChangePassword answer with an outcome beside their events: call `checkPassword` /
  * `changePassword` for those. Through `decide` they give only the events, which is what replaying a
  * decision in tests and retries needs, but never tells a failed login from a successful one.
  */
@@ -32,6 +32,8 @@ export const decide = (command: UserCommand, state: UserState): UserEvent[] => {
       return verifyEmail(command, state);
     case 'ResendVerification':
       return resendVerification(command, state);
+    case 'StartLoginAttempt':
+      return startLoginAttempt(command, state).events;
     case 'CheckPassword':
       return checkPassword(command, state).events;
     case 'ChangePassword':
@@ -141,17 +143,39 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         verification: null,
         verifiedWithTokenHash: a.verification?.tokenHash ?? null,
       }));
+    case 'LoginAttemptStarted':
+      return onAccount(state, (a) => ({
+        ...a,
+        lockout: withAttemptStarted(a.lockout, event.data.attemptId, event.data.at),
+      }));
     case 'LoginFailed':
       return onAccount(state, (a) => ({
         ...a,
-        lockout: { ...a.lockout, consecutiveFailures: event.data.consecutiveFailures },
+        lockout: {
+          ...withAttemptResolved(a.lockout, event.data.attemptId),
+          consecutiveFailures: event.data.consecutiveFailures,
+        },
       }));
+    case 'LoginSucceeded':
+      return onAccount(state, (a) => ({
+        ...a,
+        lockout: withFailuresCleared(withAttemptResolved(a.lockout, event.data.attemptId)),
+      }));
+    case 'LoginRefused': {
+      // A proven password clears the failures, unless the account was locked while it was being checked.
+      const resolved = (a: Account) => withAttemptResolved(a.lockout, event.data.attemptId);
+      return onAccount(state, (a) => ({
+        ...a,
+        lockout: event.data.reason === 'email_not_verified' ? withFailuresCleared(resolved(a)) : resolved(a),
+      }));
+    }
     case 'AccountLocked':
       return onAccount(state, (a) => ({
         ...a,
         lockout: { ...a.lockout, level: event.data.level, lockedUntil: fromTimestamp(event.data.until) },
       }));
     case 'FailedLoginsCleared':
+      return onAccount(state, (a) => ({ ...a, lockout: withFailuresCleared(a.lockout) }));
     case 'AccountUnlocked':
       return onAccount(state, (a) => ({ ...a, lockout: NO_LOCKOUT }));
     case 'PasswordRehashed':

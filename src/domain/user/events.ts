@@ -35,7 +35,30 @@ export type EmailVerificationRequested = DomainEvent<
 
 export type EmailVerified = DomainEvent<'EmailVerified', { at: Timestamp }>;
 
-export type LoginFailed = DomainEvent<'LoginFailed', { at: Timestamp; consecutiveFailures: number }>;
+/**
+ * A password check is about to run (docs/design.md, "Lockout"): it holds one of the guesses left before
+ * the next lock until its outcome (LoginSucceeded, LoginFailed or LoginRefused with the same attemptId) is
+ * recorded, so parallel guesses cannot outnumber the policy.
+ */
+export type LoginAttemptStarted = DomainEvent<'LoginAttemptStarted', { attemptId: string; at: Timestamp }>;
+
+/** `attemptId` names the check it resolves; failures recorded before attempts were reserved have none. */
+export type LoginFailed = DomainEvent<
+  'LoginFailed',
+  { at: Timestamp; consecutiveFailures: number; attemptId?: string }
+>;
+
+/** The password was proven and the login accepted on the stream revision before this event. */
+export type LoginSucceeded = DomainEvent<'LoginSucceeded', { attemptId: string; at: Timestamp }>;
+
+/**
+ * The password was proven but the login is refused: the address is not verified, or the account was
+ * locked or deactivated while the password was being checked.
+ */
+export type LoginRefused = DomainEvent<
+  'LoginRefused',
+  { attemptId: string; at: Timestamp; reason: 'email_not_verified' | 'locked' | 'deactivated' }
+>;
 
 export type AccountLocked = DomainEvent<'AccountLocked', { until: Timestamp; level: number }>;
 
@@ -85,7 +108,10 @@ export type UserEvent =
   | DuplicateRegistrationAttempted
   | EmailVerificationRequested
   | EmailVerified
+  | LoginAttemptStarted
   | LoginFailed
+  | LoginSucceeded
+  | LoginRefused
   | AccountLocked
   | FailedLoginsCleared
   | AccountUnlocked

@@ -89,6 +89,11 @@ const evolve = async (
       return { ...row, failed_logins: event.data.consecutiveFailures };
     case 'AccountLocked':
       return { ...row, locked_until: iso(event.data.until) };
+    case 'LoginRefused':
+      return event.data.reason === 'email_not_verified'
+        ? { ...row, failed_logins: 0, locked_until: null }
+        : row;
+    case 'LoginSucceeded':
     case 'FailedLoginsCleared':
     case 'AccountUnlocked':
     case 'PasswordResetCompleted':

@@ -42,9 +42,14 @@ export const emailVerified = (atMs = MINUTE): UserEvent => ({
   data: { at: iso(atMs) },
 });
 
-export const loginFailed = (atMs: number, consecutiveFailures: number): UserEvent => ({
+export const loginFailed = (atMs: number, consecutiveFailures: number, attemptId?: string): UserEvent => ({
   type: 'LoginFailed',
-  data: { at: iso(atMs), consecutiveFailures },
+  data: { at: iso(atMs), consecutiveFailures, ...(attemptId !== undefined ? { attemptId } : {}) },
+});
+
+export const attemptStarted = (atMs: number, attemptId: string): UserEvent => ({
+  type: 'LoginAttemptStarted',
+  data: { attemptId, at: iso(atMs) },
 });
 
 export const accountLocked = (untilMs: number, level: number): UserEvent => ({
@@ -69,15 +74,19 @@ export const erasedUser: UserEvent[] = [...activeUser, { type: 'UserErased', dat
 export const failures = (count: number, fromMs = 2 * HOUR, firstCount = 1): UserEvent[] =>
   Array.from({ length: count }, (_, i) => loginFailed(fromMs + i * SECOND, firstCount + i));
 
+/** The attempt id `checkPasswordCommand` resolves unless told otherwise. */
+export const ATTEMPT_ID = '7d0b1c9e-3f2a-4c55-9a61-0c2e5b8d4f10';
+
 export const stateOf = (events: readonly UserEvent[]): UserState => fold(userDecider, events);
 
 export const checkPasswordCommand = (
   nowMs: number,
   passwordVerified: boolean,
-  extra: { rehashedPasswordHash?: string; requireVerification?: boolean } = {},
+  extra: { rehashedPasswordHash?: string; requireVerification?: boolean; attemptId?: string } = {},
 ): Extract<UserCommand, { type: 'CheckPassword' }> => ({
   type: 'CheckPassword',
   data: {
+    attemptId: extra.attemptId ?? ATTEMPT_ID,
     passwordVerified,
     ...(extra.rehashedPasswordHash !== undefined ? { rehashedPasswordHash: extra.rehashedPasswordHash } : {}),
     requireVerification: extra.requireVerification ?? true,

@@ -1,13 +1,15 @@
-import type { UnlockUser } from '../../../src/domain/user/commands';
+import type { StartLoginAttempt, UnlockUser } from '../../../src/domain/user/commands';
 import { userDecider } from '../../../src/domain/user/decider';
 import type { UserEvent } from '../../../src/domain/user/events';
 import { lockDurationMs } from '../../../src/domain/user/lockout';
-import { canAttemptLogin, checkPassword } from '../../../src/domain/user/login';
+import { canAttemptLogin, checkPassword, startLoginAttempt } from '../../../src/domain/user/login';
 import { deciderSpec } from '../../support/decider-spec';
 import {
   accountLocked,
   activeUser,
   at,
+  ATTEMPT_ID,
+  attemptStarted,
   checkPasswordCommand,
   deactivatedUser,
   erasedUser,
@@ -33,13 +35,27 @@ const lockedOnce = [
   accountLocked(T + 4 * SECOND + MINUTE, 1),
 ];
 
+const succeeded = (atMs: number, attemptId = ATTEMPT_ID): UserEvent => ({
+  type: 'LoginSucceeded',
+  data: { attemptId, at: iso(atMs) },
+});
+const refused = (
+  atMs: number,
+  reason: 'email_not_verified' | 'locked' | 'deactivated',
+  attemptId = ATTEMPT_ID,
+): UserEvent => ({ type: 'LoginRefused', data: { attemptId, at: iso(atMs), reason } });
+const start = (nowMs: number, attemptId: string): StartLoginAttempt => ({
+  type: 'StartLoginAttempt',
+  data: { attemptId, now: at(nowMs) },
+});
+
 const unlock = (nowMs: number): UnlockUser => ({ type: 'UnlockUser', data: { now: at(nowMs) } });
 
 describe('CheckPassword', () => {
-  it('lets the right password in and appends nothing', () => {
+  it('lets the right password in and records the success', () => {
     expect(checkPassword(checkPasswordCommand(T, true), stateOf(activeUser))).toStrictEqual({
       outcome: 'ok',
-      events: [],
+      events: [succeeded(T)],
     });
   });
 
@@ -48,14 +64,14 @@ describe('CheckPassword', () => {
       checkPassword(checkPasswordCommand(T, true, { rehashedPasswordHash: HASH_2 }), stateOf(activeUser)),
     ).toStrictEqual({
       outcome: 'ok',
-      events: [{ type: 'PasswordRehashed', data: { passwordHash: HASH_2 } }],
+      events: [succeeded(T), { type: 'PasswordRehashed', data: { passwordHash: HASH_2 } }],
     });
   });
 
   it('records a wrong password as a failure', () => {
     expect(checkPassword(checkPasswordCommand(T, false), stateOf(activeUser))).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(T, 1)],
+      events: [loginFailed(T, 1, ATTEMPT_ID)],
     });
   });
 
@@ -64,19 +80,20 @@ describe('CheckPassword', () => {
       checkPassword(checkPasswordCommand(T + 4 * SECOND, false), stateOf([...activeUser, ...failures(4, T)])),
     ).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(T + 4 * SECOND, 5), accountLocked(T + 4 * SECOND + MINUTE, 1)],
+      events: [loginFailed(T + 4 * SECOND, 5, ATTEMPT_ID), accountLocked(T + 4 * SECOND + MINUTE, 1)],
     });
   });
 
-  it('answers locked without appending while locked, whatever the password', () => {
+  it('refuses a right password when the account was locked while it was being checked', () => {
     const state = stateOf(lockedOnce);
     expect(checkPassword(checkPasswordCommand(T + 30 * SECOND, true), state)).toStrictEqual({
       outcome: 'locked',
-      events: [],
+      events: [refused(T + 30 * SECOND, 'locked')],
     });
+    // The wrong one was one of the guesses the policy allowed when its check started: it still counts.
     expect(checkPassword(checkPasswordCommand(T + 30 * SECOND, false), state)).toStrictEqual({
-      outcome: 'locked',
-      events: [],
+      outcome: 'invalid_credentials',
+      events: [loginFailed(T + 30 * SECOND, 6, ATTEMPT_ID)],
     });
   });
 
@@ -85,7 +102,7 @@ describe('CheckPassword', () => {
       checkPassword(checkPasswordCommand(T + 10 * SECOND, true), stateOf([...activeUser, ...failures(2, T)])),
     ).toStrictEqual({
       outcome: 'ok',
-      events: [{ type: 'FailedLoginsCleared', data: { at: iso(T + 10 * SECOND) } }],
+      events: [succeeded(T + 10 * SECOND)],
     });
   });
 
@@ -94,7 +111,7 @@ describe('CheckPassword', () => {
     const decision = checkPassword(checkPasswordCommand(after, true), stateOf(lockedOnce));
     expect(decision).toStrictEqual({
       outcome: 'ok',
-      events: [{ type: 'FailedLoginsCleared', data: { at: iso(after) } }],
+      events: [succeeded(after)],
     });
     expect(stateOf([...lockedOnce, ...decision.events])).toMatchObject({
       lockout: { consecutiveFailures: 0, level: 0, lockedUntil: null },
@@ -105,12 +122,15 @@ describe('CheckPassword', () => {
     const after = T + 4 * SECOND + MINUTE;
     expect(checkPassword(checkPasswordCommand(after, false), stateOf(lockedOnce))).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(after, 6)],
+      events: [loginFailed(after, 6, ATTEMPT_ID)],
     });
     const nine = [...lockedOnce, ...failures(4, after, 6)];
     expect(checkPassword(checkPasswordCommand(after + 10 * SECOND, false), stateOf(nine))).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(after + 10 * SECOND, 10), accountLocked(after + 10 * SECOND + 2 * MINUTE, 2)],
+      events: [
+        loginFailed(after + 10 * SECOND, 10, ATTEMPT_ID),
+        accountLocked(after + 10 * SECOND + 2 * MINUTE, 2),
+      ],
     });
   });
 
@@ -148,7 +168,7 @@ describe('CheckPassword', () => {
   it('answers email_not_verified for the right password of a pending account when verification is required', () => {
     expect(checkPassword(checkPasswordCommand(T, true), stateOf(pendingUser))).toStrictEqual({
       outcome: 'email_not_verified',
-      events: [],
+      events: [refused(T, 'email_not_verified')],
     });
   });
 
@@ -160,8 +180,11 @@ describe('CheckPassword', () => {
       ),
     ).toStrictEqual({
       outcome: 'email_not_verified',
-      events: [{ type: 'FailedLoginsCleared', data: { at: iso(T + 10 * SECOND) } }],
+      events: [refused(T + 10 * SECOND, 'email_not_verified')],
     });
+    expect(
+      stateOf([...pendingUser, ...failures(2, T), refused(T + 10 * SECOND, 'email_not_verified')]),
+    ).toMatchObject({ lockout: { consecutiveFailures: 0, level: 0 } });
   });
 
   it('lets a pending account in when verification is not required', () => {
@@ -169,21 +192,21 @@ describe('CheckPassword', () => {
       checkPassword(checkPasswordCommand(T, true, { requireVerification: false }), stateOf(pendingUser)),
     ).toStrictEqual({
       outcome: 'ok',
-      events: [],
+      events: [succeeded(T)],
     });
   });
 
   it('counts a wrong password of a pending account toward the lockout', () => {
     expect(checkPassword(checkPasswordCommand(T, false), stateOf(pendingUser))).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(T, 1)],
+      events: [loginFailed(T, 1, ATTEMPT_ID)],
     });
   });
 
-  it('answers deactivated without appending or counting', () => {
-    expect(checkPassword(checkPasswordCommand(T, false), stateOf(deactivatedUser))).toStrictEqual({
+  it('refuses a right password when the account was deactivated while it was being checked', () => {
+    expect(checkPassword(checkPasswordCommand(T, true), stateOf(deactivatedUser))).toStrictEqual({
       outcome: 'deactivated',
-      events: [],
+      events: [refused(T, 'deactivated')],
     });
   });
 
@@ -191,16 +214,81 @@ describe('CheckPassword', () => {
     spec
       .given([...activeUser, ...failures(4, T)])
       .when(checkPasswordCommand(T + 4 * SECOND, false))
-      .then([loginFailed(T + 4 * SECOND, 5), accountLocked(T + 4 * SECOND + MINUTE, 1)]);
+      .then([loginFailed(T + 4 * SECOND, 5, ATTEMPT_ID), accountLocked(T + 4 * SECOND + MINUTE, 1)]);
     spec
       .given(lockedOnce)
       .when(checkPasswordCommand(T + 5 * SECOND, true))
-      .thenNothing();
+      .then([refused(T + 5 * SECOND, 'locked')]);
   });
 
   it('refuses a missing or erased account', () => {
     spec.given([]).when(checkPasswordCommand(T, true)).thenThrows('user-not-found');
     spec.given(erasedUser).when(checkPasswordCommand(T, true)).thenThrows('user-erased');
+  });
+});
+
+describe('StartLoginAttempt', () => {
+  it('reserves a password check in the stream', () => {
+    expect(startLoginAttempt(start(T, 'a-1'), stateOf(activeUser))).toStrictEqual({
+      outcome: 'started',
+      events: [attemptStarted(T, 'a-1')],
+    });
+  });
+
+  it('shares the guesses left before the lock between recorded failures and checks in flight', () => {
+    // 3 failures recorded, 2 checks running: the 5 guesses are taken, a 6th check may not start.
+    const history = [
+      ...activeUser,
+      ...failures(3, T),
+      attemptStarted(T + 5 * SECOND, 'a-1'),
+      attemptStarted(T + 5 * SECOND, 'a-2'),
+    ];
+    expect(startLoginAttempt(start(T + 6 * SECOND, 'a-3'), stateOf(history))).toStrictEqual({
+      outcome: 'locked',
+      events: [],
+    });
+    expect(canAttemptLogin(stateOf(history), at(T + 6 * SECOND))).toBe(false);
+    // One of them resolves as a success: the failures are gone, guesses are free again.
+    const resolved = [...history, succeeded(T + 7 * SECOND, 'a-1')];
+    expect(startLoginAttempt(start(T + 8 * SECOND, 'a-3'), stateOf(resolved)).outcome).toBe('started');
+  });
+
+  it('lets at most five checks of a parallel burst start, however many arrive', () => {
+    let history: UserEvent[] = [...activeUser];
+    let started = 0;
+    for (let i = 0; i < 200; i++) {
+      const decision = startLoginAttempt(start(T, `a-${i}`), stateOf(history));
+      if (decision.outcome === 'started') started += 1;
+      history = [...history, ...decision.events];
+    }
+    expect(started).toBe(5);
+  });
+
+  it('frees the place of a check whose outcome never came, after the attempt timeout', () => {
+    const history = [...activeUser, ...failures(4, T), attemptStarted(T + 5 * SECOND, 'lost')];
+    expect(startLoginAttempt(start(T + 6 * SECOND, 'a-1'), stateOf(history)).outcome).toBe('locked');
+    expect(startLoginAttempt(start(T + 5 * SECOND + MINUTE, 'a-1'), stateOf(history)).outcome).toBe(
+      'started',
+    );
+  });
+
+  it('refuses while locked or deactivated, and a missing or erased account', () => {
+    expect(startLoginAttempt(start(T + 30 * SECOND, 'a-1'), stateOf(lockedOnce)).outcome).toBe('locked');
+    expect(startLoginAttempt(start(T, 'a-1'), stateOf(deactivatedUser)).outcome).toBe('deactivated');
+    spec.given([]).when(start(T, 'a-1')).thenThrows('user-not-found');
+    spec.given(erasedUser).when(start(T, 'a-1')).thenThrows('user-erased');
+  });
+
+  it('an outcome frees the place its attempt held', () => {
+    const history = [...activeUser, attemptStarted(T, ATTEMPT_ID)];
+    expect(stateOf(history)).toMatchObject({ lockout: { attempts: [{ attemptId: ATTEMPT_ID }] } });
+    for (const outcome of [
+      succeeded(T + SECOND),
+      loginFailed(T + SECOND, 1, ATTEMPT_ID),
+      refused(T + SECOND, 'locked'),
+    ]) {
+      expect(stateOf([...history, outcome])).toMatchObject({ lockout: { attempts: [] } });
+    }
   });
 });
 
@@ -253,7 +341,7 @@ describe('UnlockUser', () => {
       ),
     ).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(from + 4 * SECOND, 5), accountLocked(from + 4 * SECOND + MINUTE, 1)],
+      events: [loginFailed(from + 4 * SECOND, 5, ATTEMPT_ID), accountLocked(from + 4 * SECOND + MINUTE, 1)],
     });
   });
 

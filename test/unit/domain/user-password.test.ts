@@ -5,6 +5,7 @@ import { canAttemptLogin, checkPassword } from '../../../src/domain/user/login';
 import { changePassword } from '../../../src/domain/user/password';
 import { deciderSpec } from '../../support/decider-spec';
 import {
+  ATTEMPT_ID,
   accountLocked,
   activeUser,
   at,
@@ -270,7 +271,7 @@ describe('ResetPassword', () => {
     expect(canAttemptLogin(stateOf(afterReset), at(T + 21 * SECOND))).toBe(true);
     expect(checkPassword(checkPasswordCommand(T + 21 * SECOND, false), stateOf(afterReset))).toStrictEqual({
       outcome: 'invalid_credentials',
-      events: [loginFailed(T + 21 * SECOND, 1)],
+      events: [loginFailed(T + 21 * SECOND, 1, ATTEMPT_ID)],
     });
   });
 
