@@ -11,6 +11,7 @@ import { authenticate, authOf } from './authenticate';
 import { parseBody } from './body';
 import { HttpProblem, problem } from './problem';
 import { createRouteTable, type RouteTable } from './routes';
+import { UniformTiming } from './uniform-timing';
 import {
   ChangePasswordRequest,
   ForgotPasswordRequest,
@@ -33,6 +34,12 @@ export const authRoutes = (services: Services): RouteTable => {
   const json = parseBody('json');
   const anonymousOnce = onceOnly(services, false);
   const mailLimit = (bucket: string) => perIpLimit(services, bucket, config.rateLimits.emailPerMinute);
+  // First guesses of each slow path's cost on a 2-core machine; each floor then learns (uniform-timing.ts).
+  const timing = {
+    register: new UniformTiming({ initialMs: 120 }),
+    resend: new UniformTiming({ initialMs: 25 }),
+    forgot: new UniformTiming({ initialMs: 25 }),
+  };
 
   // No enumeration: a new address, a pending one and a verified one get the same answer (the mails
   // differ, and only the address's owner reads them). REGISTRATION_REVEALS_EXISTING opts out.
@@ -44,8 +51,11 @@ export const authRoutes = (services: Services): RouteTable => {
     anonymousOnce,
     command(async (req, res) => {
       const body = RegisterRequest.parse(req.body);
+      const answer = timing.register.begin();
       const result = await registerUser(services, body, requestContext(req, services, anonymous));
       if (!config.registrationRevealsExisting) {
+        // A new address writes two streams, a known one one: the answers leave alike (uniform-timing.ts).
+        await answer.hold(result.outcome === 'registered');
         res.status(202).json({ status: 'pending_verification' });
         return;
       }
@@ -75,7 +85,13 @@ export const authRoutes = (services: Services): RouteTable => {
     anonymousOnce,
     command(async (req, res) => {
       const body = ResendVerificationRequest.parse(req.body);
-      await resendVerification(services, body.email, requestContext(req, services, anonymous));
+      const answer = timing.resend.begin();
+      const recorded = await resendVerification(
+        services,
+        body.email,
+        requestContext(req, services, anonymous),
+      );
+      await answer.hold(recorded);
       res.status(202).json({ status: 'accepted' });
     }),
   );
@@ -88,7 +104,9 @@ export const authRoutes = (services: Services): RouteTable => {
     anonymousOnce,
     command(async (req, res) => {
       const body = ForgotPasswordRequest.parse(req.body);
-      await forgotPassword(services, body.email, requestContext(req, services, anonymous));
+      const answer = timing.forgot.begin();
+      const recorded = await forgotPassword(services, body.email, requestContext(req, services, anonymous));
+      await answer.hold(recorded);
       res.status(202).json({ status: 'accepted' });
     }),
   );

@@ -16,6 +16,7 @@ import { bodyKind, parseBody } from './body';
 import { idempotency } from './idempotency';
 import { problem } from './problem';
 import { createRouteTable, type RouteTable } from './routes';
+import { UniformTiming } from './uniform-timing';
 import {
   EmptyRequest,
   LoginFormRequest,
@@ -92,6 +93,9 @@ export const sessionRoutes = ({ services, candidates, catchUp }: SessionRoutesDe
     logger: services.logger,
   });
 
+  // A refused login of an existing account writes twice around the password check; an unknown address or a
+  // locked account only verifies a dummy hash. Every refusal leaves when the checked one would.
+  const refusedLogin = new UniformTiming({ initialMs: 90 });
   table.add(
     'post',
     '/v1/auth/login',
@@ -100,6 +104,7 @@ export const sessionRoutes = ({ services, candidates, catchUp }: SessionRoutesDe
     onceWithoutAnswer,
     async (req, res) => {
       const credentials = bodyKind(req) === 'form' ? fromForm(req.body) : LoginRequest.parse(req.body);
+      const answer = refusedLogin.begin();
       const result = await login(
         deps,
         { ...credentials, userAgent: req.get('user-agent'), ip: req.ip },
@@ -113,6 +118,7 @@ export const sessionRoutes = ({ services, candidates, catchUp }: SessionRoutesDe
           throw problem('email-not-verified', 'Verify the email address before signing in');
         case 'invalid_credentials':
           req.log.info({ reason: result.reason }, 'login refused');
+          await answer.hold(result.reason === 'invalid_credentials');
           throw problem('invalid-credentials', 'The email or password is not correct');
       }
     },

@@ -3,10 +3,10 @@ import { addSeconds, type AccountDeps } from './deps';
 import { requestAccountMail } from './mail-request';
 
 /**
- * Starts a password reset; answers nothing (see requestAccountMail). The decider throttles (one request per
+ * Starts a password reset; answers only whether a request was recorded (see requestAccountMail). The decider throttles (one request per
  * account a minute) and a newer request supersedes the older token.
  */
-export const forgotPassword = (deps: AccountDeps, email: string, ctx: CommandContext): Promise<void> =>
+export const forgotPassword = (deps: AccountDeps, email: string, ctx: CommandContext): Promise<boolean> =>
   requestAccountMail(deps, email, ctx, (userId, tokenId) => ({
     type: 'RequestPasswordReset',
     data: {

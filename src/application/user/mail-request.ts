@@ -10,19 +10,28 @@ import { findAccountByEmail } from './find-account';
  * erased or throttled (CONTRACT.md, no enumeration), so a refusal of the decider is swallowed here. The mail
  * goes to the address stored on the account, which the mail consumer opens from the account's own events,
  * never to the string in the request (Django CVE-2019-19844).
+ *
+ * Resolves true when a request was recorded: the caller's timing floor learns from that path only.
  */
 export const requestAccountMail = async (
   deps: AccountDeps,
   email: string,
   ctx: CommandContext,
   command: (userId: string, tokenId: string) => UserCommand,
-): Promise<void> => {
+): Promise<boolean> => {
   const userId = (await findAccountByEmail(deps, email))?.user?.userId;
-  if (userId === undefined) return;
+  if (userId === undefined) return false;
   try {
-    await handleCommand(deps.store, userDecider, userStreamId(userId), command(userId, deps.ids.uuid()), ctx);
+    const { events } = await handleCommand(
+      deps.store,
+      userDecider,
+      userStreamId(userId),
+      command(userId, deps.ids.uuid()),
+      ctx,
+    );
+    return events.length > 0;
   } catch (e) {
-    if (e instanceof DomainError) return;
+    if (e instanceof DomainError) return false;
     throw e;
   }
 };

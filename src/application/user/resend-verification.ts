@@ -3,10 +3,10 @@ import { addSeconds, type AccountDeps } from './deps';
 import { requestAccountMail } from './mail-request';
 
 /**
- * Asks for the verification mail again; answers nothing (see requestAccountMail). The decider repeats the
+ * Asks for the verification mail again; answers only whether a request was recorded (see requestAccountMail). The decider repeats the
  * outstanding token while it is valid and throttles to one mail a minute.
  */
-export const resendVerification = (deps: AccountDeps, email: string, ctx: CommandContext): Promise<void> =>
+export const resendVerification = (deps: AccountDeps, email: string, ctx: CommandContext): Promise<boolean> =>
   requestAccountMail(deps, email, ctx, (userId, tokenId) => ({
     type: 'ResendVerification',
     data: {

@@ -1,0 +1,104 @@
+import { startTestApp, type TestApp } from '../support/app';
+import { testBackends } from '../support/databases';
+import { createAccount, postJson, uniqueEmail } from '../support/session-fixtures';
+
+/**
+ * Answers that are identical for existing and unknown addresses also leave at the same time (CONTRACT.md
+ * "Accounts": uniform in body and timing; docs/design.md "Uniform timing"). Without the timing floor the
+ * unknown path returns several times faster, as it does no append. This is a lower bound only (the
+ * unknown answer is held at least as long as the typical existing one), so a busy machine cannot fail
+ * it; the classifier accuracy on many samples is measured by `npm run bench`.
+ */
+
+const PAIRS = 10;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+const timed = async (t: TestApp, path: string, body: unknown): Promise<{ ms: number; status: number }> => {
+  const started = performance.now();
+  const res = await postJson(t, path, body);
+  await res.arrayBuffer();
+  return { ms: performance.now() - started, status: res.status };
+};
+
+for (const backend of testBackends()) {
+  describe(`uniform answer timing (${backend.name})`, () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp(backend);
+    });
+    afterAll(() => t.close());
+
+    const compare = async (
+      path: string,
+      existing: () => Promise<unknown>,
+      unknown: () => unknown,
+      status: number,
+    ): Promise<void> => {
+      // Accounts first, and the read models given time to settle, so the pairs run on a quiet service.
+      const bodies: unknown[] = [];
+      for (let i = 0; i < PAIRS; i++) bodies.push(await existing());
+      await settle();
+      const slow: number[] = [];
+      const fast: number[] = [];
+      for (const body of bodies) {
+        const a = await timed(t, path, body);
+        const b = await timed(t, path, unknown());
+        expect([a.status, b.status]).toEqual([status, status]);
+        slow.push(a.ms);
+        fast.push(b.ms);
+      }
+      expect(median(fast)).toBeGreaterThanOrEqual(0.95 * median(slow));
+    };
+
+    it('forgot-password: an unknown address is answered no sooner than an existing one', async () => {
+      await compare(
+        '/v1/auth/forgot-password',
+        async () => ({ email: (await createAccount(t.services)).email }),
+        () => ({ email: uniqueEmail('nobody') }),
+        202,
+      );
+    });
+
+    it('resend-verification: an unknown address is answered no sooner than a pending one', async () => {
+      await compare(
+        '/v1/auth/resend-verification',
+        async () => ({ email: (await createAccount(t.services, { verified: false })).email }),
+        () => ({ email: uniqueEmail('nobody') }),
+        202,
+      );
+    });
+
+    it('register: a taken address is answered no sooner than a new one', async () => {
+      const password = 'quiet-lantern-orchard-5521';
+      // The slow path is the new address (two streams written), the fast one a taken address.
+      const takenAddresses: string[] = [];
+      for (let i = 0; i < PAIRS; i++) takenAddresses.push((await createAccount(t.services)).email);
+      await settle();
+      const slow: number[] = [];
+      const fast: number[] = [];
+      for (const taken of takenAddresses) {
+        const a = await timed(t, '/v1/auth/register', { email: uniqueEmail('new'), password });
+        const b = await timed(t, '/v1/auth/register', { email: taken, password });
+        expect([a.status, b.status]).toEqual([202, 202]);
+        slow.push(a.ms);
+        fast.push(b.ms);
+      }
+      expect(median(fast)).toBeGreaterThanOrEqual(0.95 * median(slow));
+    });
+
+    it('login: a wrong password for an unknown address is answered no sooner than for an account', async () => {
+      await compare(
+        '/v1/auth/login',
+        async () => ({ email: (await createAccount(t.services)).email, password: 'not the password at all' }),
+        () => ({ email: uniqueEmail('nobody'), password: 'not the password at all' }),
+        401,
+      );
+    });
+  });
+}
