@@ -164,3 +164,17 @@ export interface EmailKeys {
   /** Hex HMAC-SHA256 of an address already passed through `canonicalEmail`. */
   reservationKey(canonicalEmail: string): string;
 }
+
+/**
+ * Who else holds `admin`, for the rule that the service never loses its last admin (CONTRACT.md
+ * "Administration"). Candidates come from a read model and are checked again on their own streams.
+ */
+export interface AdminDirectory {
+  /** Ids of the accounts the read model shows holding `admin`, the stale ones included. */
+  adminCandidates(): Promise<string[]>;
+  /**
+   * Runs `fn` while no other revocation of `admin` runs, on any instance, so two admins revoking each other
+   * at once cannot both count the other as the one who remains.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+}

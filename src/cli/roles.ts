@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDomainError } from '../domain/shared';
 import { isRole, ROLES } from '../domain/user';
 import { grantRole, revokeRole, type AdminContext } from '../application/user/admin';
+import type { AdminDirectory } from '../application/ports';
 import type { AccountDeps } from '../application/user/deps';
 import { findAccountByEmail } from '../application/user/find-account';
 import type { CliCommand } from './command';
@@ -42,7 +43,7 @@ export const parseRoleArgs = (args: string[]): { target: string; role: string; r
  * the console (actor `system`, id `cli`: there is no signed-in admin to name). Returns the exit code.
  */
 export const runRoleCommand = async (
-  deps: AccountDeps,
+  deps: AccountDeps & { admins: AdminDirectory },
   action: RoleAction,
   args: string[],
   io: Output,
@@ -85,6 +86,11 @@ export const runRoleCommand = async (
   } catch (e) {
     if (isDomainError(e, 'user-not-found') || isDomainError(e, 'user-erased')) {
       io.err('no such account');
+      return 1;
+    }
+    if (isDomainError(e, 'conflict')) {
+      // The last admin or the bootstrap address: refused and recorded, as through the API.
+      io.err(`refused: ${e.message}`);
       return 1;
     }
     throw e;

@@ -11,6 +11,7 @@ import type {
   PasswordHasher,
   PasswordPolicy,
   PersonalDataVault,
+  AdminDirectory,
   RefreshTokens,
 } from '../application/ports';
 import type { SqlClient } from '../application/sql';
@@ -21,6 +22,7 @@ import { deriveKeys, HmacEmailKeys, loadMasterKey, type KeyRing } from './crypto
 import { HmacOneTimeTokens } from './crypto/one-time-tokens';
 import { Argon2PasswordHasher } from './crypto/password-hasher';
 import { passwordPolicy } from './crypto/password-policy';
+import { sqlAdminDirectory } from './admin-directory';
 import { SqlPersonalDataVault } from './crypto/pii-vault';
 import { HmacRefreshTokens } from './crypto/refresh-tokens';
 import type { Logger } from './logger';
@@ -44,6 +46,7 @@ export type Services = {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   vault: PersonalDataVault;
+  admins: AdminDirectory;
   oneTimeTokens: OneTimeTokens;
   refreshTokens: RefreshTokens;
   emailKeys: EmailKeys;
@@ -137,6 +140,7 @@ export const createServices = async (deps: {
     hasher: await Argon2PasswordHasher.create(config.passwords.argon2),
     policy: passwordPolicy({ minLength: config.passwords.minLength }),
     vault: new SqlPersonalDataVault(sql, keys.piiWrap),
+    admins: sqlAdminDirectory(sql),
     oneTimeTokens: new HmacOneTimeTokens(keys.oneTimeTokens),
     refreshTokens: new HmacRefreshTokens(keys.refreshTokens),
     emailKeys: new HmacEmailKeys(keys.emailReservation),

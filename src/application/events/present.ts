@@ -78,6 +78,7 @@ const FIELDS: Record<string, Record<string, Kind>> = {
   UserReactivated: { at: 'plain' },
   RoleGranted: { role: 'plain' },
   RoleRevoked: { role: 'plain' },
+  AdminCommandRefused: { command: 'plain', role: 'plain', rule: 'plain', at: 'plain' },
   AllSessionsEnded: { at: 'plain', reason: 'plain' },
   UserErased: { at: 'plain' },
   // session-<id>

@@ -133,6 +133,12 @@ export const eventSchemas = {
   UserReactivated: accountEvent('UserReactivated', at),
   RoleGranted: accountEvent('RoleGranted', { role: z.enum(ROLES) }),
   RoleRevoked: accountEvent('RoleRevoked', { role: z.enum(ROLES) }),
+  AdminCommandRefused: accountEvent('AdminCommandRefused', {
+    ...at,
+    command: z.enum(['RevokeRole']),
+    role: z.enum(ROLES),
+    rule: z.enum(['bootstrap_admin', 'last_admin']),
+  }),
   AllSessionsEnded: accountEvent('AllSessionsEnded', { ...at, reason: z.enum(['logout_all']) }),
   UserErased: accountEvent('UserErased', at),
   // session-<uuid>

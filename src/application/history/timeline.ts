@@ -39,6 +39,8 @@ const FACTS: Record<string, (d: Data) => string> = {
   UserReactivated: () => 'reactivated (earlier sessions stay ended)',
   RoleGranted: (d) => `role ${text(d.role)} granted`,
   RoleRevoked: (d) => `role ${text(d.role)} revoked`,
+  AdminCommandRefused: (d) =>
+    `REFUSED: revoking role ${text(d.role)} (${d.rule === 'bootstrap_admin' ? 'the bootstrap admin address' : 'the last active admin'})`,
   AllSessionsEnded: (d) => `all sessions ended (${text(d.reason)})`,
   UserErased: () => 'ERASED: personal data unreadable from now on',
   SessionStarted: (d) =>

@@ -1,4 +1,4 @@
-import { handleCommand, type CommandContext } from '../command-handler';
+import { handleCommand, loadStream, type CommandContext } from '../command-handler';
 import type { Position } from '../event-store';
 import {
   userDecider,
@@ -10,7 +10,11 @@ import {
   type Role,
   type UnlockUser,
 } from '../../domain/user';
+import { DomainError } from '../../domain/shared';
+import type { AdminDirectory } from '../ports';
+import { bootstrapAddress } from './bootstrap-admin';
 import type { AccountDeps } from './deps';
+import { findAccountByEmail } from './find-account';
 
 /**
  * The administration commands (CONTRACT.md "Administration"). Each needs a reason, recorded with the
@@ -45,5 +49,54 @@ export const unlockUser = (deps: Pick<AccountDeps, 'store'>, userId: string, ctx
 export const grantRole = (deps: Pick<AccountDeps, 'store'>, userId: string, role: Role, ctx: AdminContext) =>
   run(deps, userId, { type: 'GrantRole', data: { role, now: ctx.now } }, ctx);
 
-export const revokeRole = (deps: Pick<AccountDeps, 'store'>, userId: string, role: Role, ctx: AdminContext) =>
-  run(deps, userId, { type: 'RevokeRole', data: { role, now: ctx.now } }, ctx);
+export type RevokeRoleDeps = Pick<AccountDeps, 'store' | 'emailKeys' | 'config'> & { admins: AdminDirectory };
+
+/** Other accounts that hold `admin` and are active, each checked on its own stream. */
+const otherActiveAdmins = async (deps: RevokeRoleDeps, userId: string): Promise<number> => {
+  const candidates = (await deps.admins.adminCandidates()).filter((id) => id !== userId);
+  const states = await Promise.all(
+    candidates.map((id) => loadStream(deps.store, userDecider, userStreamId(id)).then((l) => l.state)),
+  );
+  return states.filter((s) => s.status === 'active' && s.roles.includes('admin')).length;
+};
+
+/**
+ * Revoking `admin` from the bootstrap address, or from the last active admin, is refused with 409
+ * `conflict`, and the attempt is recorded (AdminCommandRefused). Revocations of `admin` run one at a time
+ * across instances; the candidates come from the read model, so one granted a moment ago may not be
+ * counted yet (the safe direction: a refusal, never a service without an admin).
+ */
+export const revokeRole = async (
+  deps: RevokeRoleDeps,
+  userId: string,
+  role: Role,
+  ctx: AdminContext,
+): Promise<{ position: Position | null }> => {
+  if (role !== 'admin') return run(deps, userId, { type: 'RevokeRole', data: { role, now: ctx.now } }, ctx);
+  return deps.admins.exclusive(async () => {
+    const bootstrap = bootstrapAddress(deps);
+    const bootstrapUserId =
+      bootstrap === null ? null : (await findAccountByEmail(deps, bootstrap))?.user?.userId;
+    const roster = {
+      isBootstrapAdmin: bootstrapUserId === userId,
+      otherActiveAdmins: await otherActiveAdmins(deps, userId),
+    };
+    const result = await handleCommand(
+      deps.store,
+      userDecider,
+      userStreamId(userId),
+      { type: 'RevokeRole', data: { role, now: ctx.now, roster } },
+      ctx,
+    );
+    const refused = result.events.find((e) => e.type === 'AdminCommandRefused');
+    if (refused?.type === 'AdminCommandRefused') {
+      throw new DomainError(
+        'conflict',
+        refused.data.rule === 'bootstrap_admin'
+          ? 'This account is the BOOTSTRAP_ADMIN_EMAIL address: its admin role cannot be revoked'
+          : 'This is the last active admin: grant admin to another account first',
+      );
+    }
+    return { position: result.position };
+  });
+};

@@ -29,7 +29,8 @@ const grantAdmin = async (deps: AccountDeps, userId: string, ctx: CommandContext
   return result.events.length > 0;
 };
 
-const bootstrapAddress = (deps: Pick<AccountDeps, 'config'>): string | null => {
+/** The canonical BOOTSTRAP_ADMIN_EMAIL, or null when it is not set. */
+export const bootstrapAddress = (deps: Pick<AccountDeps, 'config'>): string | null => {
   const configured = deps.config.bootstrapAdminEmail;
   return configured ? canonicalEmail(configured) : null;
 };

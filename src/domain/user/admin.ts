@@ -1,4 +1,4 @@
-import { toTimestamp } from '../shared/decider';
+import { toTimestamp, type Decision } from '../shared/decider';
 import { DomainError } from '../shared/errors';
 import type {
   DeactivateUser,
@@ -53,9 +53,42 @@ export const grantRole = ({ data }: GrantRole, state: UserState): UserEvent[] =>
   return [{ type: 'RoleGranted', data: { role } }];
 };
 
-export const revokeRole = ({ data }: RevokeRole, state: UserState): UserEvent[] => {
+export type RevokeRoleOutcome = 'revoked' | 'unchanged' | 'refused';
+
+/**
+ * Revoking `admin` must not leave the service without one (CONTRACT.md "Administration"): not from the
+ * bootstrap address (it would come back at the next start, silently), not from the last active admin. A
+ * refusal is an outcome whose event is recorded while the caller answers 409; revoking `admin` without
+ * the roster is refused as well, so no caller can skip the check by leaving it out.
+ */
+export const decideRevokeRole = (
+  { data }: RevokeRole,
+  state: UserState,
+): Decision<RevokeRoleOutcome, UserEvent> => {
   const role = requireRole(data.role);
   const account = requireAccount(state);
-  if (!account.roles.includes(role)) return [];
-  return [{ type: 'RoleRevoked', data: { role } }];
+  if (!account.roles.includes(role)) return { outcome: 'unchanged', events: [] };
+  if (role === 'admin') {
+    const roster = data.roster ?? { isBootstrapAdmin: false, otherActiveAdmins: 0 };
+    const rule = roster.isBootstrapAdmin
+      ? 'bootstrap_admin'
+      : roster.otherActiveAdmins === 0
+        ? 'last_admin'
+        : null;
+    if (rule !== null) {
+      return {
+        outcome: 'refused',
+        events: [
+          {
+            type: 'AdminCommandRefused',
+            data: { command: 'RevokeRole', role, rule, at: toTimestamp(data.now) },
+          },
+        ],
+      };
+    }
+  }
+  return { outcome: 'revoked', events: [{ type: 'RoleRevoked', data: { role } }] };
 };
+
+export const revokeRole = (command: RevokeRole, state: UserState): UserEvent[] =>
+  decideRevokeRole(command, state).events;

@@ -88,7 +88,14 @@ export type EraseUser = DomainCommand<'EraseUser', { now: Date }>;
 
 export type GrantRole = DomainCommand<'GrantRole', { role: Role; now: Date }>;
 
-export type RevokeRole = DomainCommand<'RevokeRole', { role: Role; now: Date }>;
+/**
+ * What the application knows of the other accounts when `admin` is revoked: whether this account is the
+ * BOOTSTRAP_ADMIN_EMAIL address's, and how many other active accounts hold `admin` (checked on their own
+ * streams). Other roles need neither.
+ */
+export type AdminRoster = Readonly<{ isBootstrapAdmin: boolean; otherActiveAdmins: number }>;
+
+export type RevokeRole = DomainCommand<'RevokeRole', { role: Role; now: Date; roster?: AdminRoster }>;
 
 export type UserCommand =
   | RegisterUser

@@ -221,6 +221,9 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
       );
     case 'RoleRevoked':
       return onAccount(state, (a) => ({ ...a, roles: a.roles.filter((role) => role !== event.data.role) }));
+    case 'AdminCommandRefused':
+      // An attempt, recorded for the audit trail: nothing changed.
+      return state;
     case 'AllSessionsEnded':
       return onAccount(state, (a) => ({ ...a, sessionsCutOff: cutOff(revision, event.data.reason) }));
     case 'UserErased':

@@ -98,6 +98,16 @@ export type RoleGranted = DomainEvent<'RoleGranted', { role: Role }>;
 
 export type RoleRevoked = DomainEvent<'RoleRevoked', { role: Role }>;
 
+/**
+ * An admin command that would have left the service without an admin was refused (409): the attempt is
+ * part of the audit trail, with its actor and reason in the metadata. `rule`: the account is the
+ * BOOTSTRAP_ADMIN_EMAIL address's, or no other active account holds `admin`.
+ */
+export type AdminCommandRefused = DomainEvent<
+  'AdminCommandRefused',
+  { command: 'RevokeRole'; role: Role; rule: 'bootstrap_admin' | 'last_admin'; at: Timestamp }
+>;
+
 export type AllSessionsEnded = DomainEvent<'AllSessionsEnded', { at: Timestamp; reason: 'logout_all' }>;
 
 export type UserErased = DomainEvent<'UserErased', { at: Timestamp }>;
@@ -124,6 +134,7 @@ export type UserEvent =
   | UserReactivated
   | RoleGranted
   | RoleRevoked
+  | AdminCommandRefused
   | AllSessionsEnded
   | UserErased;
 

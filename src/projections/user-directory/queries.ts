@@ -104,3 +104,17 @@ export const findUserRow = async (sql: SqlExecutor, id: string): Promise<UserRow
     null,
   );
 };
+
+/** Ids of the rows that hold `admin` and are active: candidates, to be checked on the write side. */
+export const listAdminIds = async (sql: SqlExecutor): Promise<string[]> =>
+  readActive(
+    sql,
+    userDirectory,
+    async (tables) =>
+      (
+        await sql.query<{ id: string }>(
+          `select id::text as id from ${table(tables, USERS)} where 'admin' = any(roles) and status = 'active'`,
+        )
+      ).rows.map((r) => r.id),
+    [],
+  );

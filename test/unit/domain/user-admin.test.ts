@@ -159,9 +159,42 @@ describe('GrantRole and RevokeRole', () => {
   it('revokes a held role and keeps the others', () => {
     const given = spec
       .given([...activeUser, granted('admin'), granted('pii:read')])
-      .when(command('RevokeRole', { role: 'admin' }));
+      .when(
+        command('RevokeRole', { role: 'admin', roster: { isBootstrapAdmin: false, otherActiveAdmins: 1 } }),
+      );
     given.then([{ type: 'RoleRevoked', data: { role: 'admin' } }]);
     expect(given.thenState()).toMatchObject({ roles: ['pii:read'] });
+  });
+
+  it('refuses to revoke admin from the last active admin or the bootstrap address, and records why', () => {
+    const admin = [...activeUser, granted('admin')];
+    const refused = (rule: 'last_admin' | 'bootstrap_admin'): UserEvent => ({
+      type: 'AdminCommandRefused',
+      data: { command: 'RevokeRole', role: 'admin', rule, at: iso(T) },
+    });
+    const last = spec
+      .given(admin)
+      .when(
+        command('RevokeRole', { role: 'admin', roster: { isBootstrapAdmin: false, otherActiveAdmins: 0 } }),
+      );
+    last.then([refused('last_admin')]);
+    expect(last.thenState()).toMatchObject({ roles: ['admin'] });
+    spec
+      .given(admin)
+      .when(
+        command('RevokeRole', { role: 'admin', roster: { isBootstrapAdmin: true, otherActiveAdmins: 3 } }),
+      )
+      .then([refused('bootstrap_admin')]);
+    // Without the roster nothing vouches for another admin: refused too.
+    spec
+      .given(admin)
+      .when(command('RevokeRole', { role: 'admin' }))
+      .then([refused('last_admin')]);
+    // Other roles need no roster.
+    spec
+      .given([...activeUser, granted('pii:read')])
+      .when(command('RevokeRole', { role: 'pii:read' }))
+      .then([{ type: 'RoleRevoked', data: { role: 'pii:read' } }]);
   });
 
   it('does nothing when revoking a role not held', () => {

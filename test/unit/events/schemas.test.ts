@@ -48,6 +48,7 @@ const SAMPLES: DataOf<UserEvent> & DataOf<SessionEvent> = {
   UserReactivated: { at },
   RoleGranted: { role: 'events:read' },
   RoleRevoked: { role: 'pii:read' },
+  AdminCommandRefused: { command: 'RevokeRole', role: 'admin', rule: 'last_admin', at },
   AllSessionsEnded: { at, reason: 'logout_all' },
   UserErased: { at },
   SessionStarted: {
