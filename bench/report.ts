@@ -1,5 +1,6 @@
 import type { RebuildRow } from './rebuild';
 import type { Summary } from './stats';
+import { timingTable, type TimingRow } from './timing';
 
 export type Results = {
   date: string;
@@ -48,6 +49,8 @@ export type Results = {
     note: string;
   } | null;
   profiles: string | null;
+  /** Existing vs unknown addresses on the uniform answers (bench/timing.ts). */
+  timing: TimingRow[];
 };
 
 const ok = (met: boolean): string => (met ? 'met' : '**missed**');
@@ -108,6 +111,15 @@ export const markdown = (r: Results): string => {
     lines.push(
       '1 → 2 processes: not measured on the embedded store (one process per data directory); run with ' +
         'DATABASE_URL set for two instances on one PostgreSQL.',
+    );
+  }
+  if (r.timing.length > 0) {
+    lines.push(
+      '',
+      'Uniform timing: alternating single requests, existing vs unknown address (which goes first drawn per pair); ' +
+        'accuracy of a one-threshold classifier on one request, two-fold cross-validated.',
+      '',
+      timingTable(r.timing),
     );
   }
   return lines.join('\n');

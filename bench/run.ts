@@ -4,7 +4,7 @@
  * nothing else is loaded. Writes bench/results/<date>.json and .md and prints the table.
  *
  *   npm run bench -- [--quick] [--backend=embedded|postgres] [--seconds=N] [--past-logins=N]
- *                    [--rebuild-events=N] [--profile] [--rebuild-only]
+ *                    [--rebuild-events=N] [--timing-samples=N] [--profile] [--rebuild-only] [--timing-only]
  *
  * The backend is PostgreSQL when DATABASE_URL is set (a scratch database per part, dropped afterwards),
  * otherwise the embedded store in a temporary data directory. `--profile` starts the service with
@@ -26,6 +26,7 @@ import {
   type Child,
 } from './processes';
 import { rebuildPhase } from './rebuild';
+import { timingComparison, timingTable } from './timing';
 import { markdown, type Results } from './report';
 import {
   accounts,
@@ -48,6 +49,7 @@ const backend = (option('backend') ?? (process.env.DATABASE_URL ? 'postgres' : '
 const seconds = Number(option('seconds') ?? (quick ? 3 : 15));
 const pastLogins = Number(option('past-logins') ?? (quick ? 500 : 10_000));
 const rebuildEvents = Number(option('rebuild-events') ?? (quick ? 50_000 : 1_000_000));
+const timingSamples = Number(option('timing-samples') ?? (quick ? 60 : 300));
 const profile = args.includes('--profile');
 const mode = quick
   ? 'quick'
@@ -142,6 +144,14 @@ const main = async (): Promise<void> => {
     process.stdout.write(`${JSON.stringify({ backend, ...row })}\n`);
     return;
   }
+  if (args.includes('--timing-only')) {
+    build();
+    const rows = await timingComparison({ backend, samples: timingSamples, log });
+    process.stdout.write(
+      `\n${timingTable(rows)}\n\n1-min load average at end: ${loadavg()[0]?.toFixed(2)}\n`,
+    );
+    return;
+  }
   const started = new Date();
   // Other work on the machine skews every figure; the ceilings share the skew only when it is steady.
   const loadAtStart = loadavg()[0] as number;
@@ -229,6 +239,8 @@ const main = async (): Promise<void> => {
     await stopService();
     await clients.close();
 
+    const timing = await timingComparison({ backend, samples: timingSamples, log });
+
     log(`projection rebuild of ${rebuildEvents} events`);
     const rebuild = await rebuildPhase(backend, rebuildEvents, log, serviceOptions.nodeArgs);
     log(`rebuild: ${rebuild.events_per_second} events/s vs insert ${rebuild.insert_rows_per_second} rows/s`);
@@ -262,6 +274,7 @@ const main = async (): Promise<void> => {
       },
       scaling,
       profiles: profile ? profileDir : null,
+      timing,
     };
     const table = markdown(results);
     const dir = path.join(__dirname, 'results');
