@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Actor, CommandContext } from '../application/command-handler';
+import type { Actor, CommandContext } from '../application/write/handle';
 import type { WeakPasswordReason } from '../application/ports';
 import { WeakPasswordError } from '../application/user/deps';
 import type { Services } from '../infrastructure/services';

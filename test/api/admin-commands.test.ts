@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { loadStream } from '../../src/application/command-handler';
+import { loadStream } from '../../src/application/write/handle';
 import { ensureBootstrapAdmin } from '../../src/application/user/bootstrap-admin';
 import { userDecider, userStreamId } from '../../src/domain/user';
 import { runRoleCommand } from '../../src/cli/roles';

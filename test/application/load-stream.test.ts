@@ -1,4 +1,4 @@
-import { loadStream } from '../../src/application/command-handler';
+import { loadStream } from '../../src/application/write/handle';
 import type { EventStore, ReadStreamOptions } from '../../src/application/event-store';
 import { testBackends, type TestDatabase } from '../support/databases';
 

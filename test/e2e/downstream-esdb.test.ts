@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { eventMetadata } from '../../src/application/command-handler';
+import { eventMetadata } from '../../src/application/write/handle';
 import type { NewEvent } from '../../src/application/event-store';
 import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/esdb-event-store';
 import { startWelcomeService } from '../../examples/welcome-service/src/welcome-service';

@@ -4,7 +4,7 @@
  * database, so projections open it, and erasure really deletes the key.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { handleCommand, type CommandContext } from '../../src/application/command-handler';
+import { handle, type CommandContext } from '../../src/application/write/handle';
 import type { EventStore, Position } from '../../src/application/event-store';
 import type { SqlClient } from '../../src/application/sql';
 import { SubscriptionRunner } from '../../src/application/subscriptions/runner';
@@ -55,11 +55,11 @@ export const workload = (db: TestDatabase, start = new Date('2025-03-01T10:00:00
     reason?: string,
   ) => {
     const now = tick();
-    const r = await handleCommand(
+    const r = await handle(
       db.store,
       userDecider,
       userStreamId(userId),
-      (state: UserState) => command(now, state),
+      ({ state }: { state: UserState }) => userDecider.decide(command(now, state), state),
       ctx(now, reason ? admin : { type: 'user', id: userId }, reason),
     );
     if (r.position) last = r.position;
@@ -67,13 +67,7 @@ export const workload = (db: TestDatabase, start = new Date('2025-03-01T10:00:00
   };
   const session = async (sessionId: string, command: (now: Date) => SessionCommand) => {
     const now = tick();
-    const r = await handleCommand(
-      db.store,
-      sessionDecider,
-      sessionStreamId(sessionId),
-      command(now),
-      ctx(now),
-    );
+    const r = await handle(db.store, sessionDecider, sessionStreamId(sessionId), command(now), ctx(now));
     if (r.position) last = r.position;
     return r;
   };

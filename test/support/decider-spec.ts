@@ -10,14 +10,16 @@ import { DomainError, type DomainErrorCode } from '../../src/domain/shared/error
  *
  * `then` compares the decided events exactly (toStrictEqual: order, members, no extra undefined members).
  */
-export const deciderSpec = <Command, Event, State>(decider: Decider<Command, Event, State>) => ({
+export const deciderSpec = <Command, Event, State, Outcome>(
+  decider: Decider<Command, Event, State, Outcome>,
+) => ({
   given: (history: readonly Event[]) => {
     const state = (): State => fold(decider, history);
     return {
       /** The state the history folds to, for assertions the events alone cannot express. */
       state,
       when: (command: Command) => {
-        const decide = (): Event[] => decider.decide(command, state());
+        const decide = (): Event[] => decider.decide(command, state()).events;
         return {
           then: (expected: readonly Event[]): void => {
             expect(decide()).toStrictEqual(expected);

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { canonicalEmail } from '../../src/application/canonical-email';
-import { eventMetadata, handleCommand, loadStream } from '../../src/application/command-handler';
+import { eventMetadata, handle, loadStream } from '../../src/application/write/handle';
 import type { Clock } from '../../src/application/ports';
 import { emailReservationStreamId } from '../../src/domain/email-reservation';
 import {
@@ -105,7 +105,7 @@ export const runUserCommand = async (
   command: (now: Date) => UserCommand,
 ): Promise<void> => {
   const now = services.clock.now();
-  await handleCommand(services.store, userDecider, userStreamId(userId), command(now), systemContext(now));
+  await handle(services.store, userDecider, userStreamId(userId), command(now), systemContext(now));
 };
 
 export const userState = async (

@@ -5,7 +5,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../event-store';
-import { asDomainEvent } from '../command-handler';
+import { asDomainEvent } from '../write/handle';
 import { presentEvents, ERASED, type EventJson } from '../events/present';
 import { SealedDataError, type PersonalDataVault } from '../ports';
 import { isLocked, userDecider, userStreamId, type UserEvent, type UserState } from '../../domain/user';

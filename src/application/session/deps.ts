@@ -1,4 +1,4 @@
-import type { CommandContext } from '../command-handler';
+import type { CommandContext } from '../write/handle';
 import { DomainError } from '../../domain/shared/errors';
 import type { EventStore } from '../event-store';
 import type {
@@ -34,7 +34,7 @@ export type SessionDeps = {
 /** Where a command came from; the handler adds the actor once it knows whose session it is. */
 export type Origin = Pick<CommandContext, 'correlationId' | 'causationId'>;
 
-export const userContext = (origin: Origin, userId: string, now: Date): CommandContext => ({
+export const userContext = (origin: Origin, userId: string | null, now: Date): CommandContext => ({
   ...origin,
   actor: { type: 'user', id: userId },
   now,

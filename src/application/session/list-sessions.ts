@@ -1,4 +1,4 @@
-import { loadStream } from '../command-handler';
+import { loadStream } from '../write/handle';
 import type { EventStore } from '../event-store';
 import type { Clock, PersonalDataVault } from '../ports';
 import { isSessionUsable, sessionDecider, sessionStreamId, type SessionState } from '../../domain/session';

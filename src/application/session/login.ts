@@ -1,4 +1,4 @@
-import { eventMetadata, type LoadedStream } from '../command-handler';
+import { handle, type LoadedStream } from '../write/handle';
 import { findAccountByEmail } from '../user/find-account';
 import {
   checkPassword,
@@ -6,11 +6,14 @@ import {
   isAccount,
   userDecider,
   userStreamId,
+  type LoginAttemptDecision,
+  type LoginDecision,
   type LoginOutcome,
+  type UserEvent,
   type UserState,
 } from '../../domain/user';
+import type { Decision } from '../../domain/shared/decider';
 import { sessionDecider, sessionStreamId, type StartSession } from '../../domain/session';
-import { decideAndAppend } from './decide-and-append';
 import { issueTokens, userContext, type IssuedTokens, type Origin, type SessionDeps } from './deps';
 
 export type LoginInput = { email: string; password: string; userAgent?: string; ip?: string };
@@ -50,15 +53,15 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
   // by checks in flight: refused without checking the password and without recording anything. The dummy
   // verify keeps the work the same as for a wrong password or an unknown address.
   const attemptId = deps.ids.uuid();
-  const reserved = await decideAndAppend(
+  const reserved = await handle(
     deps.store,
     userDecider,
     userStreamId(userId),
-    ({ state }: LoadedStream<UserState>) => {
-      if (!isAccount(state)) return { outcome: 'unknown' as const, events: [], ctx };
-      const decision = startLoginAttempt({ type: 'StartLoginAttempt', data: { attemptId, now } }, state);
-      return { outcome: decision.outcome, events: decision.events, ctx };
-    },
+    ({ state }: LoadedStream<UserState>): Decision<LoginAttemptDecision['outcome'] | 'unknown', UserEvent> =>
+      isAccount(state)
+        ? startLoginAttempt({ type: 'StartLoginAttempt', data: { attemptId, now } }, state)
+        : { outcome: 'unknown' as const, events: [] },
+    ctx,
     // Every attempt of a burst must get its answer from the stream as it is: retry generously.
     { initial: found, attempts: 16 },
   );
@@ -87,15 +90,15 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     return result;
   };
   const reservedState = reserved.state;
-  const decided = await decideAndAppend(
+  const decided = await handle(
     deps.store,
     userDecider,
     userStreamId(userId),
-    async ({ state }: LoadedStream<UserState>) => {
+    async ({ state }: LoadedStream<UserState>): Promise<LoginDecision> => {
       // Erased between the lookup and now: as unknown as any other missing account.
-      if (!isAccount(state)) return { outcome: 'invalid_credentials' as const, events: [], ctx };
+      if (!isAccount(state)) return { outcome: 'invalid_credentials' as const, events: [] };
       const proof = await check(state.passwordHash);
-      const decision = checkPassword(
+      return checkPassword(
         {
           type: 'CheckPassword',
           data: {
@@ -108,8 +111,8 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
         },
         state,
       );
-      return { outcome: decision.outcome, events: decision.events, ctx };
     },
+    ctx,
     {
       initial: { state: reservedState, revision: reserved.revision, last: null },
       attempts: 16,
@@ -150,13 +153,10 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     },
   };
   // A fresh random id: the stream is new by construction, so there is nothing to load before deciding.
-  const events = sessionDecider.decide(start, sessionDecider.initialState);
-  const metadata = eventMetadata(ctx);
-  await deps.store.appendToStream(
-    sessionStreamId(sessionId),
-    events.map((e) => ({ type: e.type, data: e.data, metadata })),
-    { expectedRevision: 'no_stream' },
-  );
+  await handle(deps.store, sessionDecider, sessionStreamId(sessionId), start, ctx, {
+    initial: { state: sessionDecider.initialState, revision: -1, last: null },
+    attempts: 1,
+  });
   const tokens = await issueTokens(deps, {
     userId,
     sessionId,

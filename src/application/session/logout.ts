@@ -1,15 +1,14 @@
-import { handleCommand, type CommandContext, type LoadedStream } from '../command-handler';
+import { handle, type CommandContext, type LoadedStream } from '../write/handle';
 import type { Position } from '../event-store';
+import { recorded } from '../../domain/shared/decider';
 import { DomainError } from '../../domain/shared/errors';
 import {
   logout as decideLogout,
   sessionDecider,
   sessionStreamId,
-  type EndSession,
   type SessionState,
 } from '../../domain/session';
 import { userDecider, userStreamId } from '../../domain/user';
-import { decideAndAppend } from './decide-and-append';
 import { invalidRefreshToken, userContext, type Origin, type SessionDeps } from './deps';
 
 /**
@@ -27,18 +26,22 @@ export const logout = async (
   if (!claim) throw invalidRefreshToken();
   const presentedHash = deps.refreshTokens.hash(refreshToken);
   const now = deps.clock.now();
-  const { position } = await decideAndAppend(
+  const { position } = await handle(
     deps.store,
     sessionDecider,
     sessionStreamId(claim.sessionId),
     ({ state }: LoadedStream<SessionState>) => {
       if (state.status === 'none') throw invalidRefreshToken();
-      const events = decideLogout(
-        { type: 'Logout', data: { presentedGeneration: claim.generation, presentedHash, now } },
-        state,
+      return recorded(
+        decideLogout(
+          { type: 'Logout', data: { presentedGeneration: claim.generation, presentedHash, now } },
+          state,
+        ),
       );
-      return { outcome: null, events, ctx: userContext(origin, state.userId, now) };
     },
+    // The session's own user is the actor; a missing session was refused above.
+    ({ state }: LoadedStream<SessionState>) =>
+      userContext(origin, state.status === 'none' ? null : state.userId, now),
   );
   return { position };
 };
@@ -53,7 +56,7 @@ export const logoutAll = async (
   origin: Origin,
 ): Promise<{ position: Position | null }> => {
   const ctx: CommandContext = userContext(origin, userId, deps.clock.now());
-  const { position } = await handleCommand(
+  const { position } = await handle(
     deps.store,
     userDecider,
     userStreamId(userId),
@@ -79,14 +82,17 @@ export const endOwnSession = async (
   const notFound = () => new DomainError('session-not-found', 'No such session');
   if (!UUID.test(sessionId)) throw notFound();
   const ctx = userContext(origin, userId, deps.clock.now());
-  const { position } = await handleCommand(
+  const { position } = await handle(
     deps.store,
     sessionDecider,
     // Stream ids are lower case, as ids are minted.
     sessionStreamId(sessionId.toLowerCase()),
-    (state: SessionState): EndSession => {
+    ({ state }: LoadedStream<SessionState>) => {
       if (state.status === 'none' || state.userId !== userId) throw notFound();
-      return { type: 'EndSession', data: { reason: 'revoked_by_user', now: ctx.now } };
+      return sessionDecider.decide(
+        { type: 'EndSession', data: { reason: 'revoked_by_user', now: ctx.now } },
+        state,
+      );
     },
     ctx,
   );

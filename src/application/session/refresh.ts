@@ -1,4 +1,4 @@
-import { loadStream, type LoadedStream } from '../command-handler';
+import { handle, loadStream, type LoadedStream } from '../write/handle';
 import {
   isSessionUsable,
   refreshSession,
@@ -8,7 +8,6 @@ import {
   type SessionState,
 } from '../../domain/session';
 import { isAccount, userDecider, userStreamId, type UserState } from '../../domain/user';
-import { decideAndAppend } from './decide-and-append';
 import {
   invalidRefreshToken,
   issueTokens,
@@ -40,7 +39,7 @@ export const refresh = async (
   const streamId = sessionStreamId(claim.sessionId);
   let user: UserState | undefined;
 
-  const result = await decideAndAppend(
+  const result = await handle(
     deps.store,
     sessionDecider,
     streamId,
@@ -48,7 +47,7 @@ export const refresh = async (
       if (session.status === 'none') throw invalidRefreshToken();
       user = (await loadStream(deps.store, userDecider, userStreamId(session.userId))).state;
       if (!isSessionUsable(session, user, now)) throw invalidRefreshToken();
-      const decision = refreshSession(
+      return refreshSession(
         {
           type: 'Refresh',
           data: {
@@ -63,8 +62,9 @@ export const refresh = async (
         },
         session,
       );
-      return { ...decision, ctx: userContext(origin, session.userId, now) };
     },
+    ({ state: session }: LoadedStream<SessionState>) =>
+      userContext(origin, session.status === 'none' ? null : session.userId, now),
     // Every loser of a race of N refreshes re-reads once per winner: allow a burst of parallel retries.
     { attempts: 16 },
   );

@@ -1,4 +1,4 @@
-import { loadStream, type LoadedStream } from '../command-handler';
+import { loadStream, type LoadedStream } from '../write/handle';
 import type { AccessTokenClaims, AccessTokens, Clock } from '../ports';
 import type { EventStore } from '../event-store';
 import { isSessionUsable, sessionDecider, sessionStreamId, type SessionState } from '../../domain/session';

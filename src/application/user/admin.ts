@@ -1,4 +1,4 @@
-import { handleCommand, loadStream, type CommandContext } from '../command-handler';
+import { handle, loadStream, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
 import {
   userDecider,
@@ -31,7 +31,7 @@ const run = async (
   command: AdminCommand,
   ctx: AdminContext,
 ): Promise<{ position: Position | null }> => {
-  const result = await handleCommand(deps.store, userDecider, userStreamId(userId), command, ctx);
+  const result = await handle(deps.store, userDecider, userStreamId(userId), command, ctx);
   return { position: result.position };
 };
 
@@ -81,7 +81,7 @@ export const revokeRole = async (
       isBootstrapAdmin: bootstrapUserId === userId,
       otherActiveAdmins: await otherActiveAdmins(deps, userId),
     };
-    const result = await handleCommand(
+    const result = await handle(
       deps.store,
       userDecider,
       userStreamId(userId),

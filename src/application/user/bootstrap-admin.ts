@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalEmail } from '../canonical-email';
-import { handleCommand, type CommandContext } from '../command-handler';
+import { handle, type CommandContext } from '../write/handle';
 import { userDecider, userStreamId } from '../../domain/user';
 import type { AccountDeps } from './deps';
 import { findAccountByEmail } from './find-account';
@@ -19,7 +19,7 @@ const systemContext = (ctx: CommandContext): CommandContext => ({
 });
 
 const grantAdmin = async (deps: AccountDeps, userId: string, ctx: CommandContext): Promise<boolean> => {
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
     userDecider,
     userStreamId(userId),

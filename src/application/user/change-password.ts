@@ -1,4 +1,4 @@
-import { handleCommand, loadStream, type CommandContext } from '../command-handler';
+import { handle, loadStream, type CommandContext, type LoadedStream } from '../write/handle';
 import { DomainError } from '../../domain/shared';
 import {
   isAccount,
@@ -6,7 +6,8 @@ import {
   requireUsableAccount,
   userDecider,
   userStreamId,
-  type ChangePassword,
+  changePassword as decideChangePassword,
+  type UserState,
 } from '../../domain/user';
 import { openSealed, WeakPasswordError, type AccountDeps } from './deps';
 
@@ -47,27 +48,30 @@ export const changePassword = async (
     ? await deps.vault.seal(input.userId, await deps.hasher.hash(input.newPassword))
     : '';
 
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
     userDecider,
     streamId,
-    (state): ChangePassword => {
+    ({ state }: LoadedStream<UserState>) => {
       // The check above proved the password that was current then; a concurrent change voids it.
       if (isAccount(state) && state.passwordHash !== account.passwordHash) {
         throw new DomainError('conflict', 'The password was changed meanwhile; retry');
       }
-      return {
-        type: 'ChangePassword',
-        data: {
-          currentPasswordVerified: verified,
-          newPasswordHash,
-          sessionId: input.sessionId,
-          sessionStartedAtUserRevision: input.sessionStartedAtUserRevision,
-          now: ctx.now,
+      return decideChangePassword(
+        {
+          type: 'ChangePassword',
+          data: {
+            currentPasswordVerified: verified,
+            newPasswordHash,
+            sessionId: input.sessionId,
+            sessionStartedAtUserRevision: input.sessionStartedAtUserRevision,
+            now: ctx.now,
+          },
         },
-      };
+        state,
+      );
     },
     ctx,
   );
-  return result.events.some((e) => e.type === 'PasswordChanged') ? 'changed' : 'invalid_credentials';
+  return result.outcome === 'changed' ? 'changed' : 'invalid_credentials';
 };

@@ -1,7 +1,7 @@
 import { canonicalEmail } from '../canonical-email';
-import { handleCommand, loadStream } from '../command-handler';
+import { handle, loadStream } from '../write/handle';
 import type { Position } from '../event-store';
-import { emailReservationDecider, emailReservationStreamId } from '../../domain/email-reservation';
+import { releaseAddress, reservationStreamOf } from '../flows/email-reservation';
 import { requireAccount, userDecider, userStreamId } from '../../domain/user';
 import type { AdminContext } from './admin';
 import type { AccountDeps } from './deps';
@@ -33,15 +33,9 @@ export const eraseUser = async (
   const email = await deps.vault.open(userId, account.email);
   const canonical = email === null ? null : canonicalEmail(email);
   if (canonical !== null) {
-    await handleCommand(
-      deps.store,
-      emailReservationDecider,
-      emailReservationStreamId(deps.emailKeys.reservationKey(canonical)),
-      { type: 'ReleaseEmail', data: { userId, now: ctx.now } },
-      ctx,
-    );
+    await releaseAddress(deps, reservationStreamOf(deps, canonical), userId, ctx);
   }
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
     userDecider,
     streamId,

@@ -1,5 +1,5 @@
 import { canonicalEmail } from '../canonical-email';
-import { loadStream, type LoadedStream } from '../command-handler';
+import { loadStream, type LoadedStream } from '../write/handle';
 import type { EventStore } from '../event-store';
 import type { EmailKeys } from '../ports';
 import {

@@ -1,4 +1,4 @@
-import { handleCommand, type CommandContext } from '../command-handler';
+import { handle, type CommandContext } from '../write/handle';
 import { DomainError } from '../../domain/shared';
 import { userDecider, userStreamId, type UserCommand } from '../../domain/user';
 import type { AccountDeps } from './deps';
@@ -22,7 +22,7 @@ export const requestAccountMail = async (
   const userId = (await findAccountByEmail(deps, email))?.user?.userId;
   if (userId === undefined) return false;
   try {
-    const { events } = await handleCommand(
+    const { events } = await handle(
       deps.store,
       userDecider,
       userStreamId(userId),

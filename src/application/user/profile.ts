@@ -1,4 +1,4 @@
-import { loadStream, type LoadedStream } from '../command-handler';
+import { loadStream, type LoadedStream } from '../write/handle';
 import type { EventStore } from '../event-store';
 import type { PersonalDataVault } from '../ports';
 import { isAccount, userDecider, userStreamId, type UserState } from '../../domain/user';

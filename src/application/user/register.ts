@@ -1,15 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalEmail } from '../canonical-email';
-import { eventMetadata, handleCommand, type CommandContext } from '../command-handler';
+import { handle, type CommandContext } from '../write/handle';
+import { releaseAddress, reserveAddress } from '../flows/email-reservation';
 import { WrongExpectedVersionError } from '../event-store';
-import {
-  decideEmailReservation,
-  type EmailReservationState,
-  type ReserveEmail,
-} from '../../domain/email-reservation';
 import { isDomainError } from '../../domain/shared';
 import { userDecider, userStreamId, type Account, type RegisterUser } from '../../domain/user';
-import { hashNewPassword } from '../../infrastructure/crypto/password-policy';
+import { hashNewPassword } from './new-password';
 import { grantBootstrapAdminIfDue } from './bootstrap-admin';
 import { addSeconds, InvalidEmailError, WeakPasswordError, type AccountDeps } from './deps';
 import { findAccountByEmail } from './find-account';
@@ -55,12 +51,18 @@ export const registerUser = async (
     try {
       if (owner !== null && owner.state.status === 'erased') {
         // An erasure that stopped before releasing the address: finish that step for it.
-        await releaseAddress(deps, lookup.reservationStreamId, lookup.reservation, owner.userId, ctx);
+        await releaseAddress(
+          deps,
+          lookup.reservationStreamId,
+          owner.userId,
+          { ...ctx, actor: { type: 'system', id: 'registration' } },
+          lookup.reservation,
+        );
       } else if (owner !== null) {
         result = await registerAgain(deps, owner.userId, owner.state as Account, hashed.hash, input, ctx);
       } else {
         const userId = deps.ids.uuid();
-        await reserveAddress(deps, lookup.reservationStreamId, lookup.reservation.state, userId, ctx);
+        await reserveAddress(deps, lookup.reservationStreamId, lookup.reservation, userId, ctx);
         result = await registerNew(deps, userId, canonical, hashed.hash, input, ctx);
       }
     } catch (e) {
@@ -78,46 +80,6 @@ export const registerUser = async (
     await grantBootstrapAdminIfDue(deps, canonical, result.userId, ctx);
     return result;
   }
-};
-
-const reserveAddress = async (
-  deps: AccountDeps,
-  streamId: string,
-  state: EmailReservationState,
-  userId: string,
-  ctx: CommandContext,
-): Promise<void> => {
-  // The owner's stream was read just now and does not exist: an orphan, or a registration in flight
-  // (the decider tells them apart by the reservation's age).
-  const command: ReserveEmail = { type: 'ReserveEmail', data: { userId, ownerExists: false, now: ctx.now } };
-  const events = decideEmailReservation(command, state);
-  if (events.length === 0) return;
-  const metadata = eventMetadata(ctx);
-  await deps.store.appendToStream(
-    streamId,
-    events.map((e) => ({ type: e.type, data: e.data, metadata })),
-    { expectedRevision: state.revision === -1 ? 'no_stream' : state.revision },
-  );
-};
-
-const releaseAddress = async (
-  deps: AccountDeps,
-  streamId: string,
-  reservation: { state: EmailReservationState; revision: number },
-  userId: string,
-  ctx: CommandContext,
-): Promise<void> => {
-  const events = decideEmailReservation(
-    { type: 'ReleaseEmail', data: { userId, now: ctx.now } },
-    reservation.state,
-  );
-  if (events.length === 0) return;
-  const metadata = eventMetadata({ ...ctx, actor: { type: 'system', id: 'registration' } });
-  await deps.store.appendToStream(
-    streamId,
-    events.map((e) => ({ type: e.type, data: e.data, metadata })),
-    { expectedRevision: reservation.revision },
-  );
 };
 
 const verificationToken = (deps: AccountDeps, userId: string, now: Date) => {
@@ -151,7 +113,7 @@ const registerNew = async (
       now: ctx.now,
     },
   };
-  await handleCommand(deps.store, userDecider, userStreamId(userId), command, {
+  await handle(deps.store, userDecider, userStreamId(userId), command, {
     ...ctx,
     actor: { type: 'user', id: userId },
   });
@@ -183,9 +145,7 @@ const registerAgain = async (
       now: ctx.now,
     },
   };
-  const result = await handleCommand(deps.store, userDecider, userStreamId(userId), command, ctx, undefined, {
-    retries: 30,
-  });
+  const result = await handle(deps.store, userDecider, userStreamId(userId), command, ctx, { attempts: 31 });
   return {
     outcome: result.state.status === 'pending_verification' ? 'replaced' : 'existing',
     userId,

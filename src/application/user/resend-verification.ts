@@ -1,4 +1,4 @@
-import type { CommandContext } from '../command-handler';
+import type { CommandContext } from '../write/handle';
 import { addSeconds, type AccountDeps } from './deps';
 import { requestAccountMail } from './mail-request';
 

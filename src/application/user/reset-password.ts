@@ -1,4 +1,4 @@
-import { handleCommand, loadStream, type CommandContext } from '../command-handler';
+import { handle, loadStream, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
 import { isDomainError } from '../../domain/shared';
 import {
@@ -42,7 +42,7 @@ export const resetPassword = async (
     const reasons = deps.policy.check(input.newPassword, { email });
     if (reasons.length > 0) throw new WeakPasswordError('new_password', reasons);
     const sealedHash = await deps.vault.seal(userId, await deps.hasher.hash(input.newPassword));
-    const result = await handleCommand(
+    const result = await handle(
       deps.store,
       userDecider,
       streamId,

@@ -1,4 +1,4 @@
-import { handleCommand, loadStream, type CommandContext } from '../command-handler';
+import { handle, loadStream, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
 import { requireUsableAccount, userDecider, userStreamId } from '../../domain/user';
 import { openSealed, type AccountDeps } from './deps';
@@ -22,7 +22,7 @@ export const updateProfile = async (
   const current = await openSealed(deps, userId, account.username);
   if (current === changes.username) return { position: null };
   const username = changes.username === null ? null : await deps.vault.seal(userId, changes.username);
-  const result = await handleCommand(
+  const result = await handle(
     deps.store,
     userDecider,
     streamId,

@@ -1,4 +1,4 @@
-import { handleCommand, type CommandContext } from '../command-handler';
+import { handle, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
 import { isDomainError } from '../../domain/shared';
 import { invalidToken, userDecider, userStreamId } from '../../domain/user';
@@ -21,7 +21,7 @@ export const verifyEmail = async (
   if (claimed === null) throw invalidToken();
   const { userId } = claimed;
   try {
-    const result = await handleCommand(
+    const result = await handle(
       deps.store,
       userDecider,
       userStreamId(userId),

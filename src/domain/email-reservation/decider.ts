@@ -1,4 +1,13 @@
-import { fromTimestamp, toTimestamp, unknownEvent, unreachable, type Decider } from '../shared/decider';
+import {
+  fromTimestamp,
+  recorded,
+  toTimestamp,
+  unknownEvent,
+  unreachable,
+  type Decider,
+  type Decision,
+  type Recorded,
+} from '../shared/decider';
 import { DomainError } from '../shared/errors';
 import type { EmailReservationCommand, ReleaseEmail, ReserveEmail } from './commands';
 import type { EmailReservationEvent } from './events';
@@ -47,12 +56,12 @@ const releaseEmail = ({ data }: ReleaseEmail, state: EmailReservationState): Ema
 export const decide = (
   command: EmailReservationCommand,
   state: EmailReservationState,
-): EmailReservationEvent[] => {
+): Decision<Recorded, EmailReservationEvent> => {
   switch (command.type) {
     case 'ReserveEmail':
-      return reserveEmail(command, state);
+      return recorded(reserveEmail(command, state));
     case 'ReleaseEmail':
-      return releaseEmail(command, state);
+      return recorded(releaseEmail(command, state));
     default:
       return unreachable(command);
   }

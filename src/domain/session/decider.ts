@@ -3,13 +3,16 @@ import {
   fromTimestamp,
   toTimestamp,
   unknownEvent,
+  recorded,
   unreachable,
   type Decider,
+  type Decision,
+  type Recorded,
 } from '../shared/decider';
 import { DomainError } from '../shared/errors';
 import type { EndSession, SessionCommand, StartSession } from './commands';
 import type { SessionEvent } from './events';
-import { logout, refreshSession } from './refresh';
+import { logout, refreshSession, type RefreshOutcome } from './refresh';
 import { initialSessionState, type SessionState } from './state';
 
 export const initialState: SessionState = initialSessionState;
@@ -52,17 +55,22 @@ const endSession = ({ data }: EndSession, state: SessionState): SessionEvent[] =
   }
 };
 
-/** Refresh answers with an outcome beside its events: call `refreshSession` for it (see refresh.ts). */
-export const decide = (command: SessionCommand, state: SessionState): SessionEvent[] => {
+/** Refresh answers with an outcome beside its events (see refresh.ts); the others only what they recorded. */
+export type SessionOutcome = Recorded | RefreshOutcome;
+
+export const decide = (
+  command: SessionCommand,
+  state: SessionState,
+): Decision<SessionOutcome, SessionEvent> => {
   switch (command.type) {
     case 'StartSession':
-      return startSession(command, state);
+      return recorded(startSession(command, state));
     case 'Refresh':
-      return refreshSession(command, state).events;
+      return refreshSession(command, state);
     case 'Logout':
-      return logout(command, state);
+      return recorded(logout(command, state));
     case 'EndSession':
-      return endSession(command, state);
+      return recorded(endSession(command, state));
     default:
       return unreachable(command);
   }
@@ -126,7 +134,7 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
   return { ...apply(state, event, revision), revision };
 };
 
-export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState> = {
+export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState, SessionOutcome> = {
   initialState,
   evolve,
   decide,

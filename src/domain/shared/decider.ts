@@ -11,25 +11,33 @@ export type DomainCommand<Type extends string = string, Data = unknown> = Readon
 }>;
 
 /**
- * `decide` returns the events that record the command (none: nothing to do, e.g. a repeat) or throws a
- * DomainError for a broken rule. `evolve` never throws: events are facts, and a fact that does not fit the
- * state leaves it unchanged. Both are pure; time, ids, hashes and verification results come in on the
- * command.
- */
-export type Decider<Command, Event, State> = Readonly<{
-  initialState: State;
-  evolve: (state: State, event: Event) => State;
-  decide: (command: Command, state: State) => Event[];
-}>;
-
-/**
- * The answer of a decision the caller must act on besides appending (a login that failed still records
- * the failure): `events` to append, `outcome` to answer with.
+ * The answer of a decision: `events` to append (none: nothing to do, e.g. a repeat) and `outcome` to
+ * answer with. Most commands answer only whether they recorded anything; some answer more beside their
+ * events (a login that failed still records the failure, a tolerated refresh names the successor).
  */
 export type Decision<Outcome, Event> = Readonly<{ outcome: Outcome; events: Event[] }>;
 
-export const fold = <Command, Event, State>(
-  decider: Decider<Command, Event, State>,
+/** The outcome of a command that answers nothing but whether it changed the stream. */
+export type Recorded = 'recorded' | 'unchanged';
+
+export const recorded = <Event>(events: Event[]): Decision<Recorded, Event> => ({
+  outcome: events.length > 0 ? 'recorded' : 'unchanged',
+  events,
+});
+
+/**
+ * `decide` returns the decision that records the command, or throws a DomainError for a broken rule.
+ * `evolve` never throws: events are facts, and a fact that does not fit the state leaves it unchanged.
+ * Both are pure; time, ids, hashes and verification results come in on the command.
+ */
+export type Decider<Command, Event, State, Outcome = Recorded> = Readonly<{
+  initialState: State;
+  evolve: (state: State, event: Event) => State;
+  decide: (command: Command, state: State) => Decision<Outcome, Event>;
+}>;
+
+export const fold = <Event, State>(
+  decider: Pick<Decider<unknown, Event, State, unknown>, 'initialState' | 'evolve'>,
   events: readonly Event[],
   from: State = decider.initialState,
 ): State => events.reduce((state, event) => decider.evolve(state, event), from);

@@ -89,6 +89,3 @@ export const decideRevokeRole = (
   }
   return { outcome: 'revoked', events: [{ type: 'RoleRevoked', data: { role } }] };
 };
-
-export const revokeRole = (command: RevokeRole, state: UserState): UserEvent[] =>
-  decideRevokeRole(command, state).events;

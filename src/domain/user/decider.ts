@@ -1,10 +1,26 @@
-import { fromTimestamp, unknownEvent, unreachable, type Decider } from '../shared/decider';
-import { deactivateUser, eraseUser, grantRole, reactivateUser, revokeRole, unlockUser } from './admin';
+import {
+  fromTimestamp,
+  recorded,
+  unknownEvent,
+  unreachable,
+  type Decider,
+  type Decision,
+  type Recorded,
+} from '../shared/decider';
+import {
+  deactivateUser,
+  decideRevokeRole,
+  eraseUser,
+  grantRole,
+  reactivateUser,
+  unlockUser,
+  type RevokeRoleOutcome,
+} from './admin';
 import type { UserCommand } from './commands';
 import type { UserEvent } from './events';
 import { NO_LOCKOUT, withAttemptResolved, withAttemptStarted, withFailuresCleared } from './lockout';
-import { checkPassword, startLoginAttempt } from './login';
-import { changePassword, requestPasswordReset, resetPassword } from './password';
+import { checkPassword, startLoginAttempt, type LoginAttemptDecision, type LoginOutcome } from './login';
+import { changePassword, requestPasswordReset, resetPassword, type PasswordChangeOutcome } from './password';
 import { endAllSessions, updateProfile } from './profile';
 import { registerUser, resendVerification, verifyEmail } from './registration';
 import {
@@ -19,45 +35,44 @@ import type { OneTimeToken } from './tokens';
 
 export const initialState: UserState = initialUserState;
 
-/**
- * StartLoginAttempt, CheckPassword and ChangePassword answer with an outcome beside their events: call `checkPassword` /
- * `changePassword` for those. Through `decide` they give only the events, which is what replaying a
- * decision in tests and retries needs, but never tells a failed login from a successful one.
- */
-export const decide = (command: UserCommand, state: UserState): UserEvent[] => {
+/** Every outcome a user command can answer; each command's own function narrows it (login.ts, ...). */
+export type UserOutcome =
+  Recorded | LoginOutcome | LoginAttemptDecision['outcome'] | PasswordChangeOutcome | RevokeRoleOutcome;
+
+export const decide = (command: UserCommand, state: UserState): Decision<UserOutcome, UserEvent> => {
   switch (command.type) {
     case 'RegisterUser':
-      return registerUser(command, state);
+      return recorded(registerUser(command, state));
     case 'VerifyEmail':
-      return verifyEmail(command, state);
+      return recorded(verifyEmail(command, state));
     case 'ResendVerification':
-      return resendVerification(command, state);
+      return recorded(resendVerification(command, state));
     case 'StartLoginAttempt':
-      return startLoginAttempt(command, state).events;
+      return startLoginAttempt(command, state);
     case 'CheckPassword':
-      return checkPassword(command, state).events;
+      return checkPassword(command, state);
     case 'ChangePassword':
-      return changePassword(command, state).events;
+      return changePassword(command, state);
     case 'RequestPasswordReset':
-      return requestPasswordReset(command, state);
+      return recorded(requestPasswordReset(command, state));
     case 'ResetPassword':
-      return resetPassword(command, state);
+      return recorded(resetPassword(command, state));
     case 'UpdateProfile':
-      return updateProfile(command, state);
+      return recorded(updateProfile(command, state));
     case 'EndAllSessions':
-      return endAllSessions(command, state);
+      return recorded(endAllSessions(command, state));
     case 'DeactivateUser':
-      return deactivateUser(command, state);
+      return recorded(deactivateUser(command, state));
     case 'ReactivateUser':
-      return reactivateUser(command, state);
+      return recorded(reactivateUser(command, state));
     case 'UnlockUser':
-      return unlockUser(command, state);
+      return recorded(unlockUser(command, state));
     case 'EraseUser':
-      return eraseUser(command, state);
+      return recorded(eraseUser(command, state));
     case 'GrantRole':
-      return grantRole(command, state);
+      return recorded(grantRole(command, state));
     case 'RevokeRole':
-      return revokeRole(command, state);
+      return decideRevokeRole(command, state);
     default:
       return unreachable(command);
   }
@@ -239,4 +254,8 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
   }
 };
 
-export const userDecider: Decider<UserCommand, UserEvent, UserState> = { initialState, evolve, decide };
+export const userDecider: Decider<UserCommand, UserEvent, UserState, UserOutcome> = {
+  initialState,
+  evolve,
+  decide,
+};

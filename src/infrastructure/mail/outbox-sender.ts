@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { loadStream } from '../../application/command-handler';
+import { loadStream } from '../../application/write/handle';
 import type { EventStore } from '../../application/event-store';
 import { MAIL_OUTBOX_CHANNEL } from '../../application/mail/mail-consumer';
 import { MailDeliveryError, type Mailer, type MailMessage } from '../../application/mail/ports';

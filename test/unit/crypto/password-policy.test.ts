@@ -1,6 +1,7 @@
 import type { PasswordHasher } from '../../../src/application/ports';
 import commonPasswords from '../../../src/infrastructure/crypto/common-passwords.json';
-import { hashNewPassword, passwordPolicy } from '../../../src/infrastructure/crypto/password-policy';
+import { hashNewPassword } from '../../../src/application/user/new-password';
+import { passwordPolicy } from '../../../src/infrastructure/crypto/password-policy';
 
 const email = 'jane.doe@example.com';
 const policy = passwordPolicy();

@@ -4,7 +4,8 @@ import {
   type EventStore,
   type Position,
   type RecordedEvent,
-} from './event-store';
+} from '../event-store';
+import type { Decider, Decision } from '../../domain/shared/decider';
 
 /**
  * Who did what, and why: attached to every event as metadata (CONTRACT "Events").
@@ -36,17 +37,15 @@ export const eventMetadata = (
   ...(ctx.reason !== undefined ? { reason: ctx.reason } : {}),
 });
 
+/** What a stream's events look like to the write path: a type tag and business facts. */
 export type DomainEvent = { type: string; data: object };
-
-export type Decider<C, E extends DomainEvent, S> = {
-  initialState: S;
-  evolve: (state: S, event: E) => S;
-  decide: (command: C, state: S) => E[];
-};
 
 /** Schema version 1 needs no upcasting: the recorded type and data are the domain event. */
 export const asDomainEvent = <E extends DomainEvent>(recorded: RecordedEvent): E =>
   ({ type: recorded.type, data: recorded.data }) as unknown as E;
+
+/** The part of a decider that folds a stream. */
+export type Folds<E, S> = Pick<Decider<unknown, E, S, unknown>, 'initialState' | 'evolve'>;
 
 export type LoadedStream<S> = {
   state: S;
@@ -91,7 +90,7 @@ const remember = (cache: Map<string, CachedFold>, streamId: string, fold: Cached
  */
 export const loadStream = async <E extends DomainEvent, S>(
   store: EventStore,
-  decider: Pick<Decider<unknown, E, S>, 'initialState' | 'evolve'>,
+  decider: Folds<E, S>,
   streamId: string,
   toDomain: (e: RecordedEvent) => E = asDomainEvent,
 ): Promise<LoadedStream<S>> => {
@@ -117,8 +116,14 @@ export const loadStream = async <E extends DomainEvent, S>(
   return { state, revision, last };
 };
 
-export type HandleResult<E, S> = {
+/** One attempt's decision on the stream as loaded; may be async (argon2 runs before the decision). */
+export type Decide<O, E, S> = (loaded: LoadedStream<S>) => Decision<O, E> | Promise<Decision<O, E>>;
+
+export type Handled<O, E, S> = {
+  outcome: O;
+  /** The events written (none when the decision recorded nothing). */
   events: E[];
+  /** The state after them. */
   state: S;
   /** Stream revision after the command (unchanged when it produced no events). */
   revision: number;
@@ -126,39 +131,83 @@ export type HandleResult<E, S> = {
   position: Position | null;
 };
 
+export type HandleOptions<E, S> = {
+  /** Appends tried before a version conflict is given up (each one loads and decides again). */
+  attempts?: number;
+  /** The stream as the caller has just folded it: spares the first read. */
+  initial?: LoadedStream<S>;
+  schemaVersion?: number;
+  toDomain?: (e: RecordedEvent) => E;
+};
+
 /**
- * load -> decide -> append(expected revision), retried a bounded number of times on a concurrent write.
- * decide is pure, so re-running it on the fresh state is safe. `command` may be a function of the state,
- * for commands whose inputs depend on it (a token whose id must be new, say).
+ * The one write path (STYLE.md "Application"): load -> decide -> append with the expected revision, and on
+ * a concurrent write, load and decide again, a bounded number of times. decide is pure, so re-running it
+ * on the fresh state is safe; that is also what counts failed logins atomically and makes N concurrent
+ * refreshes of one token agree on ONE successor.
+ *
+ * `command` is a command for the decider, or a `Decide` function of the loaded stream for decisions whose
+ * inputs depend on it (the password check of the hash the stream holds, a token id that must be new). A
+ * `Decide` that does slow work must cache it: it runs again on every attempt. `ctx` may depend on the
+ * stream too (a session's user is the actor of its events).
  */
-export const handleCommand = async <C, E extends DomainEvent, S>(
+// Overloads (hence `function`): a command for the decider answers the decider's outcome; a `Decide` of its
+// own answers whatever it returns, which is narrower for the commands whose outcome the caller acts on.
+export function handle<C, E extends DomainEvent, S, O>(
   store: EventStore,
-  decider: Decider<C, E, S>,
+  decider: Decider<C, E, S, O>,
   streamId: string,
-  command: C | ((state: S) => C),
-  ctx: CommandContext,
-  toDomain: (e: RecordedEvent) => E = asDomainEvent,
-  options: { retries?: number; schemaVersion?: number } = {},
-): Promise<HandleResult<E, S>> => {
-  const retries = options.retries ?? 3;
-  for (let attempt = 0; ; attempt++) {
-    const loaded = await loadStream(store, decider, streamId, toDomain);
-    const cmd = typeof command === 'function' ? (command as (s: S) => C)(loaded.state) : command;
-    const events = decider.decide(cmd, loaded.state);
+  command: C,
+  ctx: CommandContext | ((loaded: LoadedStream<S>) => CommandContext),
+  options?: HandleOptions<E, S>,
+): Promise<Handled<O, E, S>>;
+export function handle<E extends DomainEvent, S, O>(
+  store: EventStore,
+  decider: Folds<E, S>,
+  streamId: string,
+  decide: Decide<O, E, S>,
+  ctx: CommandContext | ((loaded: LoadedStream<S>) => CommandContext),
+  options?: HandleOptions<E, S>,
+): Promise<Handled<O, E, S>>;
+export async function handle<E extends DomainEvent, S, O>(
+  store: EventStore,
+  decider: Folds<E, S> & { decide?: (command: unknown, state: S) => Decision<O, E> },
+  streamId: string,
+  command: unknown,
+  ctx: CommandContext | ((loaded: LoadedStream<S>) => CommandContext),
+  options: HandleOptions<E, S> = {},
+): Promise<Handled<O, E, S>> {
+  const attempts = options.attempts ?? 4;
+  const toDomain = options.toDomain ?? asDomainEvent;
+  const decide: Decide<O, E, S> =
+    typeof command === 'function'
+      ? (command as Decide<O, E, S>)
+      : (loaded) => {
+          if (!decider.decide) throw new Error('handle: a command needs a decider that decides');
+          return decider.decide(command, loaded.state);
+        };
+  let loaded = options.initial ?? (await loadStream(store, decider, streamId, toDomain));
+  for (let attempt = 1; ; attempt++) {
+    const { outcome, events } = await decide(loaded);
     if (events.length === 0)
-      return { events, state: loaded.state, revision: loaded.revision, position: null };
+      return { outcome, events, state: loaded.state, revision: loaded.revision, position: null };
     try {
-      const metadata = eventMetadata(ctx, options.schemaVersion);
+      const metadata = eventMetadata(typeof ctx === 'function' ? ctx(loaded) : ctx, options.schemaVersion);
       const result = await store.appendToStream(
         streamId,
         events.map((e) => ({ type: e.type, data: e.data, metadata })),
         { expectedRevision: loaded.revision === -1 ? 'no_stream' : loaded.revision },
       );
-      const state = events.reduce(decider.evolve, loaded.state);
-      return { events, state, revision: result.nextExpectedRevision, position: result.position };
+      return {
+        outcome,
+        events,
+        state: events.reduce(decider.evolve, loaded.state),
+        revision: result.nextExpectedRevision,
+        position: result.position,
+      };
     } catch (e) {
-      if (e instanceof WrongExpectedVersionError && attempt < retries) continue;
-      throw e;
+      if (!(e instanceof WrongExpectedVersionError) || attempt >= attempts) throw e;
+      loaded = await loadStream(store, decider, streamId, toDomain);
     }
   }
-};
+}
