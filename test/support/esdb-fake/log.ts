@@ -1,10 +1,19 @@
 /**
- * The fake's storage: one in-memory transaction log ($all) plus a per-stream index, with EventStoreDB's rules
- * for expected revisions, soft deletes and tombstones. No gRPC here; see service.ts for the wire.
+ * The fake's storage: one in-memory transaction log ($all) plus a per-stream index, with the server's rules
+ * for expected revisions, idempotent re-appends, soft deletes and tombstones. No gRPC here; see service.ts.
  *
- * Where the documentation is silent the rule follows the server source (EventStore/EventStore,
- * `src/EventStore.Core/Services/Storage/ReaderIndex/IndexWriter.cs` `CheckCommit`, and
- * `src/EventStore.Core/Services/Storage/StorageWriterService.cs`); each rule names its source.
+ * Sources (kurrent-io/KurrentDB, branch release/v24.10):
+ * - src/EventStore.Core/Services/Storage/ReaderIndex/IndexWriter.cs `CheckCommit` (expected revisions and
+ *   the idempotency branches), StorageWriterService.cs (`WriteDelete`, `ActOnCommitCheckFailure`,
+ *   `SoftUndeleteStream`), RequestManager/Managers/RequestManagerBase.cs `ReturnCommitAt` and
+ *   WriteEvents.cs (the position an append answers).
+ * - src/EventStore.Core/Services/Storage/ReaderIndex/AllReader.cs `ReadAllEventsForwardInternal` (what a
+ *   filtered page of $all considers, and its `NextPos`).
+ *
+ * Positions are byte offsets, as on the server: every record occupies its size in the log, so positions
+ * are sparse (an event's successor is not at +1), and a gRPC-appended event sits at (P, P): its commit and
+ * prepare position are the same (implicitly committed prepares). The log starts with a record that is not
+ * an event (a server's first record is its epoch record), so no event sits at (0, 0).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -12,12 +21,17 @@ import { randomUUID } from 'node:crypto';
 /** `EventNumber.DeletedStream` (long.MaxValue): a tombstone's revision, and `$tb` of a soft-deleted stream. */
 export const DELETED_STREAM = 0x7fffffffffffffffn;
 
+/** Where the first event goes: the bytes before it belong to records that are not events (the epoch). */
+export const FIRST_EVENT_POSITION = 0x1f3n;
+
 export type StoredEvent = {
   id: string;
   streamId: string;
   revision: bigint;
-  /** The fake's log position: one counter serves as both commit and prepare position. */
+  /** Log position of the record: its commit and prepare position alike. */
   position: bigint;
+  /** Where the next record starts (the record's post-position). */
+  postPosition: bigint;
   type: string;
   contentType: string;
   data: Uint8Array;
@@ -37,6 +51,8 @@ export type Expected =
 /** -1n stands for "no stream", as in the server's `ExpectedVersion.NoStream`. */
 export type CommitCheck =
   | { decision: 'ok'; current: bigint; softDeleted: boolean }
+  /** Every proposed event is already in the stream: nothing is written, the answer is a success. */
+  | { decision: 'idempotent'; current: bigint; first: bigint; last: bigint; position: bigint }
   | { decision: 'wrong-expected-version'; current: bigint }
   | { decision: 'deleted' };
 
@@ -47,6 +63,17 @@ export type AllFrom = 'start' | 'end' | AllPosition;
 export type StreamReadResult =
   { kind: 'events'; events: StoredEvent[] } | { kind: 'not-found' } | { kind: 'deleted' };
 
+/** A filtered page of $all, as the server's storage reader answers `FilteredReadAllEventsForward`. */
+export type AllPage = {
+  events: StoredEvent[];
+  /** The position the page was read from. */
+  currentPos: AllPosition;
+  /** Where the next page starts: (post-position of the last considered event, 0), or `currentPos`. */
+  nextPos: AllPosition;
+  consideredEvents: number;
+  isEndOfStream: boolean;
+};
+
 type StreamState = { events: StoredEvent[]; tombstoned: boolean };
 
 const utf8 = new TextEncoder();
@@ -56,26 +83,46 @@ const nowTicks = (): bigint => BigInt(Date.now()) * 10_000n;
 /** `$$name` is the metadata stream of `name` (server: SystemStreams.MetastreamOf). */
 export const metastreamOf = (streamId: string): string => `$$${streamId}`;
 
+/** Size of a prepare record: a header plus its strings and payloads (the server's record is close to it). */
+const recordSize = (streamId: string, e: ProposedEvent): bigint =>
+  BigInt(86 + utf8.encode(streamId).length + e.type.length * 2 + e.data.length + e.metadata.length);
+
+export const comparePositions = (a: AllPosition, b: AllPosition): number =>
+  a.commit < b.commit
+    ? -1
+    : a.commit > b.commit
+      ? 1
+      : a.prepare < b.prepare
+        ? -1
+        : a.prepare > b.prepare
+          ? 1
+          : 0;
+
+export const positionOf = (e: StoredEvent): AllPosition => ({ commit: e.position, prepare: e.position });
+
+export type LogListener = (e: StoredEvent) => void;
+
 export class FakeLog {
   readonly all: StoredEvent[] = [];
   private readonly streams = new Map<string, StreamState>();
+  private readonly byId = new Map<string, StoredEvent>();
   /** `$tb` per stream, kept numerically: JSON numbers cannot carry long.MaxValue exactly in JavaScript. */
   private readonly truncateBefore = new Map<string, bigint>();
-  private nextPosition = 0n;
-  private readonly waiters = new Set<() => void>();
+  private nextPosition = FIRST_EVENT_POSITION;
+  private readonly listeners = new Set<LogListener>();
+  /** Called after every write with the events it wrote (the `$ce-` emulation hooks in here). */
+  afterWrite?: (written: StoredEvent[]) => void;
 
-  /** Resolves on the next write to the log (or at once when `signal` aborts). */
-  nextWrite(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  /** Every committed record, in order, as the server's subscription service publishes `EventCommitted`. */
+  listen(listener: LogListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The position of the last record: the subscription confirmation's `LastIndexedPosition`. */
+  lastPosition(): AllPosition | undefined {
+    const last = this.all[this.all.length - 1];
+    return last && positionOf(last);
   }
 
   lastRevision(streamId: string): bigint {
@@ -95,35 +142,64 @@ export class FakeLog {
   }
 
   /**
-   * The server's IndexWriter.CheckCommit without its idempotency branch (the fake never recognises a
-   * retried append by event id; see the divergences in index.ts).
-   * Docs: https://developers.eventstore.com/clients/grpc/appending-events.html#handling-concurrency
+   * IndexWriter.CheckCommit, idempotency included:
+   * - `any` / `stream_exists`: when the first proposed id is already in this stream, every other one must be
+   *   too (then: idempotent, nothing written), otherwise the write is a version conflict
+   *   ("CorruptedIdempotency", which ActOnCommitCheckFailure answers as WrongExpectedVersion). A first id the
+   *   stream does not hold makes an ordinary write. The server looks ids up in a bounded cache of recently
+   *   committed events; this log remembers them all (a divergence for very old re-appends only).
+   * - `no_stream` / an exact revision older than the stream: the proposed ids must sit exactly at the
+   *   revisions after the expected one. All of them: idempotent. The first differs: a version conflict (or,
+   *   for `no_stream` on a soft-deleted stream, an ordinary write). A later one differs: a version conflict.
    */
-  checkCommit(streamId: string, expected: Expected): CommitCheck {
+  checkCommit(streamId: string, expected: Expected, ids: readonly string[] = []): CommitCheck {
     const current = this.lastRevision(streamId);
     if (current === DELETED_STREAM) return { decision: 'deleted' };
     const softDeleted = this.isSoftDeleted(streamId);
-    switch (expected.kind) {
-      case 'stream_exists':
-        // A soft-deleted stream answers StreamDeleted here, not a version conflict (CheckCommit).
-        if (softDeleted) return { decision: 'deleted' };
-        if (current < 0n && this.lastRevision(metastreamOf(streamId)) < 0n) {
-          return { decision: 'wrong-expected-version', current };
-        }
-        return { decision: 'ok', current, softDeleted };
-      case 'any':
-        return { decision: 'ok', current, softDeleted };
-      case 'no_stream':
-        if (current === -1n) return { decision: 'ok', current, softDeleted };
-        // "After deleting the stream, you are able to write to it again, continuing from where it left off."
-        // https://developers.eventstore.com/server/v20.10/streams/deleting-streams-and-events.html
-        // (section "Soft delete and TruncateBefore"); CheckCommit accepts NoStream for a soft-deleted stream.
-        if (softDeleted) return { decision: 'ok', current, softDeleted };
+    if (expected.kind === 'stream_exists') {
+      // A soft-deleted stream answers StreamDeleted here, not a version conflict.
+      if (softDeleted) return { decision: 'deleted' };
+      if (current < 0n && this.lastRevision(metastreamOf(streamId)) < 0n) {
         return { decision: 'wrong-expected-version', current };
-      case 'revision':
-        if (expected.revision === current) return { decision: 'ok', current, softDeleted };
-        return { decision: 'wrong-expected-version', current };
+      }
     }
+    const events = this.streams.get(streamId)?.events ?? [];
+    if (expected.kind === 'any' || expected.kind === 'stream_exists') {
+      if (ids.length === 0) return { decision: 'ok', current, softDeleted };
+      const found = ids.map((id) => this.byId.get(id)).map((e) => (e?.streamId === streamId ? e : undefined));
+      if (!found[0]) return { decision: 'ok', current, softDeleted };
+      if (found.some((e) => !e)) return { decision: 'wrong-expected-version', current };
+      const last = found[found.length - 1]!;
+      return {
+        decision: 'idempotent',
+        current,
+        first: found[0].revision,
+        last: last.revision,
+        position: last.position,
+      };
+    }
+    const wanted = expected.kind === 'no_stream' ? -1n : expected.revision;
+    if (wanted < current) {
+      if (ids.length === 0) return { decision: 'wrong-expected-version', current };
+      let n = wanted;
+      for (const id of ids) {
+        n += 1n;
+        const at = events[Number(n)];
+        if (at && at.revision === n && at.id === id) continue;
+        if (n !== wanted + 1n) return { decision: 'wrong-expected-version', current };
+        if (expected.kind === 'no_stream' && softDeleted) return { decision: 'ok', current, softDeleted };
+        return { decision: 'wrong-expected-version', current };
+      }
+      return {
+        decision: 'idempotent',
+        current,
+        first: wanted + 1n,
+        last: n,
+        position: events[Number(n)]!.position,
+      };
+    }
+    if (wanted > current) return { decision: 'wrong-expected-version', current };
+    return { decision: 'ok', current, softDeleted };
   }
 
   /** Appends after a successful commit check. Returns the written events (empty for an empty append). */
@@ -133,28 +209,41 @@ export class FakeLog {
     events: ProposedEvent[],
   ): StoredEvent[] {
     const written = events.map((e, i) => this.write(streamId, check.current + 1n + BigInt(i), e));
-    // Server: StorageWriterService.WritePrepares -> SoftUndeleteStream: the first write after a soft delete
-    // rewrites the metadata with `$tb` = the first new revision, so the old events stay hidden.
-    if (check.softDeleted && written.length > 0) this.writeTruncateBefore(streamId, check.current + 1n);
-    this.notify();
+    // StorageWriterService.WritePrepares -> SoftUndeleteStream: the first write after a soft delete rewrites
+    // the metadata with `$tb` = the first new revision, so the old events stay hidden.
+    if (check.softDeleted && written.length > 0)
+      written.push(this.writeTruncateBefore(streamId, check.current + 1n));
+    this.committed(written);
+    return written.filter((e) => e.streamId === streamId);
+  }
+
+  /** Appends to a system stream without a commit check (the `$ce-` emulation, the seed). */
+  appendSystem(streamId: string, e: ProposedEvent): StoredEvent {
+    const written = this.write(streamId, this.lastRevision(streamId) + 1n, e);
+    this.committed([written]);
     return written;
   }
 
   /**
-   * Soft delete: writes `{"$tb": long.MaxValue}` to `$$stream` (StorageWriterService, "SOFT DELETE").
-   * Reads then answer StreamNotFound; $all keeps the events ("$all bypasses the index", same docs page).
+   * Soft delete (StorageWriterService `WriteDelete`): a commit check with a fresh id, then refused as a
+   * version conflict when neither the stream nor its metadata stream has an event; otherwise
+   * `{"$tb": long.MaxValue}` goes to `$$stream`. A stream that has only metadata is soft-deleted fine.
+   * Reads then answer StreamNotFound; $all keeps the events.
    */
-  softDelete(streamId: string): StoredEvent {
+  softDelete(streamId: string, expected: Expected): CommitCheck | StoredEvent {
+    const check = this.checkCommit(streamId, expected, [randomUUID()]);
+    if (check.decision !== 'ok') return check;
+    if (this.lastRevision(streamId) < 0n && this.lastRevision(metastreamOf(streamId)) < 0n) {
+      return { decision: 'wrong-expected-version', current: -1n };
+    }
     const event = this.writeTruncateBefore(streamId, DELETED_STREAM);
-    this.notify();
+    this.committed([event]);
     return event;
   }
 
   /**
    * Hard delete: a `$streamDeleted` tombstone with revision long.MaxValue goes into the stream itself
-   * (StorageWriterService, "HARD DELETE"); the stream can never be read or written again.
-   * Docs: https://developers.eventstore.com/server/v20.10/streams/deleting-streams-and-events.html
-   * (section "Hard delete").
+   * (StorageWriterService `WriteDelete`, "HARD DELETE"); the stream can never be read or written again.
    */
   tombstone(streamId: string): StoredEvent {
     const event = this.write(streamId, DELETED_STREAM, {
@@ -165,15 +254,23 @@ export class FakeLog {
       metadata: new Uint8Array(),
     });
     this.state(streamId).tombstoned = true;
-    this.notify();
+    this.committed([event]);
     return event;
   }
 
-  /**
-   * Stream reads are inclusive of the start revision, forwards and backwards.
-   * Docs: https://developers.eventstore.com/clients/grpc/reading-events.html (sections "Reading from a
-   * revision", "Reading backwards", "Checking if the stream exists").
-   */
+  /** Writes stream metadata (`$$stream`), as setStreamMetadata does. */
+  writeMetadata(streamId: string, data: object): StoredEvent {
+    const meta = metastreamOf(streamId);
+    return this.appendSystem(meta, {
+      id: randomUUID(),
+      type: '$metadata',
+      contentType: 'application/json',
+      data: json(JSON.stringify(data)),
+      metadata: new Uint8Array(),
+    });
+  }
+
+  /** Stream reads are inclusive of the start revision, forwards and backwards. */
   readStream(
     streamId: string,
     from: StreamFrom,
@@ -199,12 +296,9 @@ export class FakeLog {
   }
 
   /**
-   * $all in commit order, deleted streams' events included. Docs:
-   * https://developers.eventstore.com/clients/grpc/reading-events.html (section "Reading from the $all
-   * stream"). Forwards from a position is inclusive (the event at exactly that position comes first);
-   * backwards from a position returns the events before it, as the server's log reader does: reading
-   * backwards from a record's position yields the record that ends there, i.e. the previous one. (The docs
-   * do not say; the adapter does not rely on either bound, and a real-server run settles it.)
+   * $all in commit order, deleted streams' events included. Forwards from a position is inclusive: the
+   * events at or after it (AllReader: `new TFPos(prepare.LogPosition, prepare.LogPosition) >= pos`).
+   * Backwards from a position: the events before it (see the header of index.ts).
    */
   readAll(from: AllFrom, direction: 'forwards' | 'backwards'): StoredEvent[] {
     if (direction === 'forwards') {
@@ -217,13 +311,42 @@ export class FakeLog {
     return this.all.slice(0, i).reverse();
   }
 
+  /**
+   * AllReader.ReadAllEventsForwardInternal for a filtered read: from `pos` (inclusive), until `maxCount`
+   * events matched or `maxSearchWindow` were considered or the log ends. Every considered event moves
+   * `nextPos` to (its post-position, 0), which sorts before the next event's (P, P).
+   */
+  readAllPage(
+    pos: AllPosition,
+    maxCount: number,
+    maxSearchWindow: number,
+    matches: (e: StoredEvent) => boolean,
+  ): AllPage {
+    const events: StoredEvent[] = [];
+    let nextPos = pos;
+    let considered = 0;
+    let i = this.firstIndexAtOrAfter(pos);
+    let isEndOfStream = false;
+    while (events.length < maxCount && considered < maxSearchWindow) {
+      const e = this.all[i++];
+      if (!e) {
+        isEndOfStream = true;
+        break;
+      }
+      considered += 1;
+      if (matches(e)) events.push(e);
+      nextPos = { commit: e.postPosition, prepare: 0n };
+    }
+    return { events, currentPos: pos, nextPos, consideredEvents: considered, isEndOfStream };
+  }
+
   /** Index of the first event whose position is >= `p` (all.length when none). */
   firstIndexAtOrAfter(p: AllPosition): number {
     let lo = 0;
     let hi = this.all.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (comparePosition(this.all[mid]!, p) < 0) lo = mid + 1;
+      if (comparePositions(positionOf(this.all[mid]!), p) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -251,33 +374,21 @@ export class FakeLog {
   }
 
   private write(streamId: string, revision: bigint, e: ProposedEvent): StoredEvent {
-    const stored: StoredEvent = {
-      ...e,
-      streamId,
-      revision,
-      position: this.nextPosition++,
-      created: nowTicks(),
-    };
+    const position = this.nextPosition;
+    const postPosition = position + recordSize(streamId, e);
+    this.nextPosition = postPosition;
+    const stored: StoredEvent = { ...e, streamId, revision, position, postPosition, created: nowTicks() };
     this.state(streamId).events.push(stored);
     this.all.push(stored);
+    this.byId.set(stored.id, stored);
     return stored;
   }
 
-  private notify(): void {
-    for (const w of [...this.waiters]) w();
+  private committed(written: StoredEvent[]): void {
+    for (const e of written) for (const l of [...this.listeners]) l(e);
+    if (written.length > 0) this.afterWrite?.(written);
   }
 }
-
-const comparePosition = (e: StoredEvent, p: AllPosition): number =>
-  e.position < p.commit
-    ? -1
-    : e.position > p.commit
-      ? 1
-      : e.position < p.prepare
-        ? -1
-        : e.position > p.prepare
-          ? 1
-          : 0;
 
 const clampCount = (count: bigint): number =>
   count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);

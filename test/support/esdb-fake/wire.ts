@@ -4,11 +4,12 @@
  * decodes. Error trailers follow the server's `RpcExceptions.cs` (EventStore/EventStore,
  * `src/EventStore.Core/Services/Transport/Grpc/RpcExceptions.cs`): the client picks its error class from the
  * `exception` trailer and reads `stream-name`, `expected-version` and `actual-version` from the others.
+ * BatchAppend answers carry a google.rpc.Status instead, built as the server's `Status.cs` builds them.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
-import type { AllFrom, Expected, StoredEvent } from './log';
+import type { AllFrom, AllPosition, Expected, StoredEvent } from './log';
 
 const decoder = new TextDecoder();
 
@@ -78,10 +79,10 @@ export const confirmationResponse = (subscriptionId: string): ReadResp => {
   return resp;
 };
 
-export const checkpointResponse = (position: bigint): ReadResp => {
+export const checkpointResponse = (position: AllPosition): ReadResp => {
   const c = new ReadResp.Checkpoint();
-  c.setCommitPosition(position.toString());
-  c.setPreparePosition(position.toString());
+  c.setCommitPosition(position.commit.toString());
+  c.setPreparePosition(position.prepare.toString());
   const resp = new ReadResp();
   resp.setCheckpoint(c);
   return resp;
@@ -170,6 +171,34 @@ export const requiredMetadataMissingError = (property: string): RpcError =>
     exception: 'missing-required-metadata-property',
     'required-metadata-properties': 'type,content-type',
   });
+
+/** RpcExceptions.MaxAppendSizeExceeded: the client reads `maximum-append-size` from the trailers. */
+export const maxAppendSizeExceededError = (max: number): RpcError =>
+  rpcError(grpc.status.INVALID_ARGUMENT, `Maximum Append Size of ${max} Exceeded.`, {
+    exception: 'maximum-append-size-exceeded',
+    'maximum-append-size': String(max),
+  });
+
+/** RpcExceptions.ServerNotReady / ServerBusy: UNAVAILABLE without an `exception` trailer. */
+export const serverNotReadyError = (): RpcError =>
+  rpcError(grpc.status.UNAVAILABLE, 'Server Is Not Ready', {});
+export const serverBusyError = (): RpcError => rpcError(grpc.status.UNAVAILABLE, 'Server Is Too Busy', {});
+
+/** RpcExceptions.Timeout: a commit or prepare timeout of Append is ABORTED (the write may still happen). */
+export const timeoutError = (message: string): RpcError =>
+  rpcError(grpc.status.ABORTED, `Operation timed out: ${message}`, {});
+
+/** RpcExceptions.AccessDenied. */
+export const accessDeniedError = (): RpcError =>
+  rpcError(grpc.status.PERMISSION_DENIED, 'Access Denied', { exception: 'access-denied' });
+
+/**
+ * What a client sees when the server resets the HTTP/2 stream (RST_STREAM INTERNAL_ERROR): grpc-js reports
+ * status INTERNAL. grpc-js gives a server handler no way to reset its stream, so the fake ends the call with
+ * that status and the message grpc-js would produce.
+ */
+export const internalError = (): RpcError =>
+  rpcError(grpc.status.INTERNAL, 'Received RST_STREAM with code 2 (Internal server error)', {});
 
 export const invalidArgument = (details: string): RpcError =>
   rpcError(grpc.status.INVALID_ARGUMENT, details, {});
