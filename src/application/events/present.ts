@@ -1,12 +1,14 @@
 import type { RecordedEvent } from '../event-store';
 import { SealedDataError, type PersonalDataVault } from '../ports';
+import { catalogEntry, type FieldKind } from '../../catalog';
 
 /**
  * Recorded events as the outside world sees them (CONTRACT "Events": event JSON over HTTP), shared by the
  * admin history, the CLI and the HTTP event feed.
  *
- * Data members go through an explicit ALLOW-list per event type: a member is shown only when the table
- * below names it, so a member added to an event later stays hidden until someone decides here. Secrets
+ * Data members go through an explicit ALLOW-list per event type, the catalogue's `fields` (src/catalog): a
+ * member is shown only as the catalogue says, and a member added to an event does not compile until it
+ * is described there. Secrets
  * (password hashes, token hashes, session nonces) are listed as `secret` and never shown;
  * an event type this code does not know shows no data at all. A `plain` member whose name or value looks
  * like a secret or sealed data is hidden too, as a second guard against a wrong entry.
@@ -42,72 +44,6 @@ export const REDACTED = '[redacted]';
 /** A sealed value that does not open for a reason other than erasure (a defect, never plaintext). */
 export const UNREADABLE = '[unreadable]';
 
-type Kind = 'plain' | 'personal' | 'secret';
-
-const FIELDS: Record<string, Record<string, Kind>> = {
-  // user-<id>
-  UserRegistered: {
-    userId: 'plain',
-    email: 'personal',
-    username: 'personal',
-    passwordHash: 'secret',
-    registeredAt: 'plain',
-  },
-  PendingRegistrationReplaced: { passwordHash: 'secret', username: 'personal' },
-  DuplicateRegistrationAttempted: { at: 'plain' },
-  EmailVerificationRequested: {
-    tokenId: 'plain',
-    tokenHash: 'secret',
-    expiresAt: 'plain',
-    requestedAt: 'plain',
-  },
-  EmailVerified: { at: 'plain' },
-  LoginAttemptStarted: { attemptId: 'plain', at: 'plain' },
-  LoginFailed: { at: 'plain', consecutiveFailures: 'plain', attemptId: 'plain' },
-  LoginSucceeded: { attemptId: 'plain', at: 'plain' },
-  LoginRefused: { attemptId: 'plain', at: 'plain', reason: 'plain' },
-  AccountLocked: { until: 'plain', level: 'plain' },
-  FailedLoginsCleared: { at: 'plain' },
-  AccountUnlocked: { at: 'plain', by: 'plain' },
-  PasswordRehashed: { passwordHash: 'secret' },
-  PasswordChanged: { passwordHash: 'secret', keepSessionId: 'plain', at: 'plain' },
-  PasswordResetRequested: { tokenId: 'plain', tokenHash: 'secret', expiresAt: 'plain', requestedAt: 'plain' },
-  PasswordResetCompleted: { passwordHash: 'secret', tokenId: 'plain', at: 'plain' },
-  UserProfileUpdated: { username: 'personal' },
-  UserDeactivated: { at: 'plain' },
-  UserReactivated: { at: 'plain' },
-  RoleGranted: { role: 'plain' },
-  RoleRevoked: { role: 'plain' },
-  AdminCommandRefused: { command: 'plain', role: 'plain', rule: 'plain', at: 'plain' },
-  AllSessionsEnded: { at: 'plain', reason: 'plain' },
-  UserErased: { at: 'plain' },
-  // session-<id>
-  SessionStarted: {
-    sessionId: 'plain',
-    userId: 'plain',
-    startedAtUserRevision: 'plain',
-    refreshTokenHash: 'secret',
-    nonce: 'secret',
-    startedAt: 'plain',
-    idleExpiresAt: 'plain',
-    absoluteExpiresAt: 'plain',
-    userAgent: 'personal',
-    ip: 'personal',
-  },
-  RefreshTokenRotated: {
-    generation: 'plain',
-    refreshTokenHash: 'secret',
-    at: 'plain',
-    idleExpiresAt: 'plain',
-  },
-  RefreshTokenReuseTolerated: { generation: 'plain', at: 'plain' },
-  RefreshTokenReuseDetected: { generation: 'plain', at: 'plain' },
-  SessionEnded: { reason: 'plain', at: 'plain' },
-  // email-<hmac>
-  EmailReserved: { userId: 'plain', at: 'plain' },
-  EmailReleased: { userId: 'plain' },
-};
-
 const SECRET_NAME = /hash|nonce|secret|password|private|key|token(?!_?id$)/i;
 const SEALED_VALUE = /^pii:v\d+:/;
 
@@ -140,7 +76,7 @@ const presentData = async (
   event: RecordedEvent,
   options: PresentOptions,
 ): Promise<Record<string, unknown>> => {
-  const spec = FIELDS[event.type];
+  const spec = catalogEntry(event.type)?.fields as Record<string, FieldKind> | undefined;
   const data = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as Record<
     string,
     unknown

@@ -3,6 +3,7 @@ import type { SqlExecutor } from '../sql';
 import type { SubscriptionHandler } from '../subscriptions/runner';
 import { USER_STREAM_PREFIX } from '../../domain/user';
 import type { MailKind } from './ports';
+import { catalogEntry } from '../../catalog';
 
 /**
  * The mail side effect of the account events (STYLE.md: side effects are consumers with their own
@@ -30,14 +31,6 @@ export type OutboxRow = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const KIND_OF: Record<string, MailKind> = {
-  EmailVerificationRequested: 'verification',
-  PasswordResetRequested: 'reset',
-  DuplicateRegistrationAttempted: 'signup-attempt',
-  PasswordChanged: 'password-changed',
-  PasswordResetCompleted: 'password-reset',
-};
-
 type MailEventData = {
   tokenId?: unknown;
   expiresAt?: unknown;
@@ -50,7 +43,7 @@ const isoOrNull = (value: unknown): string | null =>
 
 /** The outbox row an event asks for, or null. Never throws: a recorded fact that does not fit is skipped. */
 export const outboxRowOf = (event: RecordedEvent): OutboxRow | null => {
-  const kind = KIND_OF[event.type];
+  const kind = catalogEntry(event.type)?.mail;
   if (kind === undefined || !event.streamId.startsWith(USER_STREAM_PREFIX)) return null;
   const userId = event.streamId.slice(USER_STREAM_PREFIX.length);
   if (!UUID.test(userId)) return null;

@@ -4,7 +4,10 @@
  * must let delivery errors propagate rather than swallow them.
  */
 
-export type MailKind = 'verification' | 'reset' | 'signup-attempt' | 'password-changed' | 'password-reset';
+import type { MailKind } from '../../catalog';
+
+/** Declared with the event that asks for each (src/catalog). */
+export type { MailKind };
 
 export type MailMessage = {
   to: string;
