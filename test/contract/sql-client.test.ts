@@ -269,6 +269,65 @@ for (const backend of testBackends()) {
         }
       });
 
+      /**
+       * Records every 'error' a pg client emits with the listeners it had: with none, Node would end the
+       * process (an unhandled 'error' event), which the spy records instead of throwing.
+       */
+      const watchClientErrors = () => {
+        const proto = pg.Client.prototype as unknown as {
+          emit: (event: string, ...args: unknown[]) => boolean;
+        };
+        const original = proto.emit;
+        const seen: { message: string; listeners: number }[] = [];
+        proto.emit = function (this: pg.Client, event: string, ...args: unknown[]) {
+          if (event !== 'error') return original.call(this, event, ...args);
+          const listeners = this.listenerCount('error');
+          seen.push({ message: String((args[0] as Error)?.message), listeners });
+          return listeners === 0 ? false : original.call(this, event, ...args);
+        };
+        return { seen, restore: () => delete (proto as { emit?: unknown }).emit };
+      };
+
+      it('answers StoreUnavailableError, and keeps the process up, when a transaction loses its connection', async () => {
+        const errors = watchClientErrors();
+        try {
+          const table = `t_${randomUUID().replace(/-/g, '')}`;
+          await sql.query(`create table ${table} (n int primary key)`);
+          // Killed between two statements: the server's FATAL arrives while no query runs, on a client
+          // checked out of the pool (pg-pool keeps no listener on it then).
+          const between = await rejection(
+            sql.transaction(async (tx) => {
+              await tx.query(`insert into ${table} values (1)`);
+              const pid = (await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+              await sql.query('select pg_terminate_backend($1)', [pid]);
+              await eventually(() => errors.seen.length > 0, "the lost connection's error");
+              await tx.query(`insert into ${table} values (2)`);
+            }),
+          );
+          expect(between).toBeInstanceOf(StoreUnavailableError);
+          // Killed while its statement runs.
+          const during = await rejection(
+            sql.transaction(async (tx) => {
+              const pid = (await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+              const kill = sleep(100).then(() => sql.query('select pg_terminate_backend($1)', [pid]));
+              try {
+                await tx.query('select pg_sleep(5)');
+              } finally {
+                await kill;
+              }
+            }),
+          );
+          expect(during).toBeInstanceOf(StoreUnavailableError);
+          expect(errors.seen.length).toBeGreaterThan(0);
+          expect(errors.seen.filter((e) => e.listeners === 0)).toEqual([]);
+          // Nothing of either transaction stayed, and the pool serves on fresh connections.
+          expect((await sql.query(`select n from ${table}`)).rows).toEqual([]);
+          await sql.query(`drop table ${table}`);
+        } finally {
+          errors.restore();
+        }
+      });
+
       it('ends a subscription with StoreUnavailableError when the server goes away', async () => {
         const link = await relay(db.connectionString!);
         const client = new PgSqlClient({ connectionString: link.connectionString, connectTimeoutMs: 1_000 });

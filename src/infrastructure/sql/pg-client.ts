@@ -74,6 +74,30 @@ const result = <R>(r: pg.QueryResult | pg.QueryResult[]): SqlResult<R> => {
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /**
+ * A pg.Client that has an 'error' listener from its construction to its end. pg emits 'error' on a client
+ * whenever its connection dies outside a query's own callback: a reset or closed socket, or the server's
+ * FATAL (`pg_terminate_backend`, a restart) arriving between queries, both while idle and in the middle of
+ * one (client.js `_handleErrorEvent`). pg-pool listens only while a client sits idle: it removes its idle
+ * listener on checkout, adds it only once `connect` has called back (an MD5 or password-callback failure
+ * emits before), and `pool.query` adds one for its own query alone. A connection lost while checked out
+ * (inside `transaction`) found no listener, and Node ends the process on an unhandled 'error'. The error itself needs no handling here: the query in flight fails with it, later
+ * ones fail with "not queryable", and a broken client is destroyed when it goes back to the pool.
+ * `onLost` hears the first error only: a dying connection errors for the server's FATAL, then for the socket.
+ */
+const guardedClient = (onLost: (e: Error) => void) =>
+  class GuardedClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      let lost = false;
+      this.on('error', (e: Error) => {
+        if (lost) return;
+        lost = true;
+        onLost(e);
+      });
+    }
+  };
+
+/**
  * SqlClient over a pg.Pool: int8 and numeric come back as strings, bytea as Buffer, timestamptz as Date
  * (pg's defaults). Connection failures surface as StoreUnavailableError so the API can answer 503.
  */
@@ -107,9 +131,20 @@ export class PgSqlClient implements SqlClient {
       application_name: options.applicationName ?? 'identity',
       keepAlive: true,
     };
-    this.pool = new pg.Pool({ ...this.clientConfig, max: options.max ?? 10 });
-    // An idle pooled connection that dies emits here; without a listener the process would crash.
-    this.pool.on('error', (e) => this.logger?.warn({ err: e.message }, 'idle PostgreSQL connection lost'));
+    this.pool = new pg.Pool({
+      ...this.clientConfig,
+      max: options.max ?? 10,
+      Client: guardedClient((e) => {
+        if (!this.closed)
+          this.logger?.warn(
+            { err: e.message, code: (e as ErrorLike).code },
+            'PostgreSQL connection lost; the pool replaces it',
+          );
+      }),
+    });
+    // pg-pool re-emits the error of an idle connection on the pool, which throws without a listener; the
+    // connection's own listener has reported it already.
+    this.pool.on('error', () => undefined);
   }
 
   async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
@@ -201,15 +236,28 @@ export class PgSqlClient implements SqlClient {
   private connectLockSession(): Promise<pg.Client> {
     if (this.lockSession) return this.lockSession;
     const attempt = (async () => {
+      // Listeners before connect: an 'error' may come at any moment of the session's life (see guardedClient).
       const client = new pg.Client(this.clientConfig);
+      let dropped = false;
       const lost = (e?: Error) => {
         if (this.lockSession === attempt) this.lockSession = null;
+        if (dropped) return;
+        dropped = true;
+        // An error that left the socket open (a protocol error) would keep the locks held by a session
+        // nobody uses any more: end it so the server releases them.
+        client.end().catch(() => undefined);
         if (!this.closed)
           this.logger?.warn({ err: e?.message }, 'lock session lost; its advisory locks are released');
       };
       client.on('error', lost);
       client.on('end', () => lost());
-      await client.connect();
+      try {
+        await client.connect();
+      } catch (e) {
+        dropped = true;
+        client.end().catch(() => undefined);
+        throw e;
+      }
       return client;
     })();
     this.lockSession = attempt;
@@ -263,14 +311,23 @@ export class PgSqlClient implements SqlClient {
         if (dropped) return;
         dropped = true;
         if (this.listener === client) this.listener = null;
+        client.end().catch(() => undefined);
         if (this.closed) return;
         this.logger?.warn({ err: e?.message }, 'LISTEN connection lost; reconnecting');
         this.scheduleReconnect();
       };
+      // Listeners before connect: an 'error' may come at any moment of the connection's life.
       client.on('error', lost);
       client.on('end', () => lost());
-      await client.connect();
-      for (const name of this.channels.keys()) await client.query(`listen ${quoteIdent(name)}`);
+      try {
+        await client.connect();
+        for (const name of this.channels.keys()) await client.query(`listen ${quoteIdent(name)}`);
+      } catch (e) {
+        // Not handed out: whoever asked sees the failure (listen() rejects, a reconnect retries).
+        dropped = true;
+        client.end().catch(() => undefined);
+        throw e;
+      }
       return client;
     })();
     this.listenerConnecting = attempt;
@@ -298,7 +355,14 @@ export class PgSqlClient implements SqlClient {
       this.connectListener().then(
         () => {
           // Notifications sent while we were away are gone: wake every subscriber to look for itself.
-          for (const subscribers of this.channels.values()) for (const notify of subscribers) notify('');
+          for (const subscribers of this.channels.values())
+            for (const notify of subscribers) {
+              try {
+                notify('');
+              } catch (e) {
+                this.logger?.warn({ err: (e as Error).message }, 'notification handler failed');
+              }
+            }
         },
         () => this.scheduleReconnect(),
       );
