@@ -118,6 +118,13 @@ export interface EventStore {
   tombstoneStream(streamId: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
   /** Cheap liveness probe of the backing store. */
   ping(): Promise<void>;
+  /**
+   * The highest position any message of this store can carry (records the port never returns included),
+   * undefined for an empty store. A stored checkpoint beyond it belongs to another store (a recreated
+   * volume, a switched backend): subscribing from it would skip events silently. Stores without it are
+   * bounded by their last event (`readAll` backwards).
+   */
+  headPosition?(): Promise<Position | undefined>;
   close(): Promise<void>;
 }
 
@@ -156,6 +163,18 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/** One append larger than the store accepts (EventStoreDB: MaxAppendSize, 1 MiB by default). */
+export class AppendTooLargeError extends Error {
+  readonly code = 'append-too-large';
+  constructor(
+    readonly streamId: string,
+    readonly maxBytes: number,
+  ) {
+    super(`append to ${streamId} exceeds the store's limit of ${maxBytes} bytes`);
+    this.name = 'AppendTooLargeError';
   }
 }
 
