@@ -3,7 +3,7 @@ import {
   type SubscriptionHandler,
   type SubscriptionStatus,
 } from '../application/subscriptions/runner';
-import { OutboxSender } from './mail/outbox-sender';
+import { OutboxSender } from '../consumers/mail/outbox-sender';
 import { PgliteSqlClient } from './sql/pglite-client';
 import { upgradeProjections } from './projections';
 import type { Services } from './services';

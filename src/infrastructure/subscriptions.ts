@@ -1,4 +1,4 @@
-import { mailConsumer } from '../application/mail/mail-consumer';
+import { mailConsumer } from '../consumers/mail/outbox-consumer';
 import type { SubscriptionHandler } from '../application/subscriptions/runner';
 import { projectionHandlers } from './projections';
 import type { Services } from './services';

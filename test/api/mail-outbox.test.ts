@@ -1,8 +1,8 @@
 import { eraseUser } from '../../src/application/user/erase';
-import { mailConsumer } from '../../src/application/mail/mail-consumer';
+import { mailConsumer } from '../../src/consumers/mail/outbox-consumer';
 import type { Mailer, MailMessage } from '../../src/application/mail/ports';
 import { userStreamId } from '../../src/domain/user';
-import { OutboxSender } from '../../src/infrastructure/mail/outbox-sender';
+import { OutboxSender } from '../../src/consumers/mail/outbox-sender';
 import { startTestApp, type TestApp } from '../support/app';
 import { nextMail, tokenIn, userIdOfToken } from '../support/account-flows';
 import { testBackends } from '../support/databases';

@@ -1,5 +1,5 @@
 import { SMTPServer } from 'smtp-server';
-import { OutboxSender } from '../../src/infrastructure/mail/outbox-sender';
+import { OutboxSender } from '../../src/consumers/mail/outbox-sender';
 import { SmtpMailer } from '../../src/infrastructure/mail/smtp-mailer';
 import { startTestApp, type TestApp } from '../support/app';
 import { testBackends } from '../support/databases';

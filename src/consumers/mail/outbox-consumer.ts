@@ -1,8 +1,8 @@
-import type { RecordedEvent } from '../event-store';
-import type { SqlExecutor } from '../sql';
-import type { SubscriptionHandler } from '../subscriptions/runner';
+import type { RecordedEvent } from '../../application/event-store';
+import type { SqlExecutor } from '../../application/sql';
+import type { SubscriptionHandler } from '../../application/subscriptions/runner';
 import { USER_STREAM_PREFIX } from '../../domain/user';
-import type { MailKind } from './ports';
+import type { MailKind } from '../../application/mail/ports';
 import { catalogEntry } from '../../catalog';
 
 /**

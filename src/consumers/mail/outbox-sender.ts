@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { loadStream } from '../../application/write/handle';
 import type { EventStore } from '../../application/event-store';
-import { MAIL_OUTBOX_CHANNEL } from '../../application/mail/mail-consumer';
-import { MailDeliveryError, type Mailer, type MailMessage } from '../../application/mail/ports';
-import {
-  passwordChangedEmail,
-  passwordResetEmail,
-  passwordResetNoticeEmail,
-  signupAttemptEmail,
-  verificationEmail,
-  type TemplateContext,
-} from '../../application/mail/templates';
+import { MAIL_OUTBOX_CHANNEL } from './outbox-consumer';
+import { MailDeliveryError, type Mailer } from '../../application/mail/ports';
+import { composeMail } from './compose';
 import type { Clock, OneTimeTokens, PersonalDataVault } from '../../application/ports';
 import type { SqlClient } from '../../application/sql';
-import { isAccount, userDecider, userStreamId } from '../../domain/user';
 
 type SenderLogger = {
   debug: (obj: object, msg: string) => void;
@@ -64,7 +55,8 @@ type ClaimedRow = {
 type Outcome = { sent: true } | { sent: false; drop: string };
 
 /**
- * Delivers the mail outbox (see src/application/mail/mail-consumer.ts). Every instance may run one:
+ * Delivers the mail outbox (see outbox-consumer.ts): claims, leases, retries and records the outcome; what
+ * a row becomes (a message, or a reason to drop it) is compose.ts's to say, and the Mailer only transports. Every instance may run one:
  * a round claims due rows with `FOR UPDATE SKIP LOCKED` and a lease, so two senders never hold the same
  * row; a sender that dies mid-send leaves a lease that runs out, and the row goes out again (at least
  * once: SMTP offers nothing stronger). A failed send is retried with a doubling delay; a permanent refusal,
@@ -237,59 +229,22 @@ export class OutboxSender {
     }
   }
 
-  /** Builds the message from the account as it is now and sends it; resolves with why it did not. */
+  /** Composes the message from the account as it is now (compose.ts) and hands it to the transport. */
   private async send(row: ClaimedRow): Promise<Outcome> {
-    const { store, vault, mailer, clock } = this.deps;
-    const now = clock.now();
-    if (row.token_expires_at !== null && row.token_expires_at.getTime() <= now.getTime()) {
-      return { sent: false, drop: 'token-expired' };
-    }
-    if (row.token_id === null && now.getTime() - row.occurred_at.getTime() > this.staleAfterMs) {
-      return { sent: false, drop: 'stale' };
-    }
-    const user = await loadStream(store, userDecider, userStreamId(row.user_id));
-    if (user.state.status === 'erased') return { sent: false, drop: 'erased' };
-    if (!isAccount(user.state)) return { sent: false, drop: 'no-account' };
-    // The address stored on the account, never one from a request (Django CVE-2019-19844).
-    const to = await vault.open(row.user_id, user.state.email);
-    if (to === null) return { sent: false, drop: 'erased' };
-    const message = this.message(row, to, now);
-    if (message === null) return { sent: false, drop: 'unknown-kind' };
-    await mailer.send(message);
+    const composed = await composeMail(
+      { ...this.deps, staleAfterMs: this.staleAfterMs },
+      {
+        userId: row.user_id,
+        kind: row.kind,
+        tokenId: row.token_id,
+        tokenExpiresAt: row.token_expires_at,
+        occurredAt: row.occurred_at,
+      },
+      this.deps.clock.now(),
+    );
+    if ('drop' in composed) return { sent: false, drop: composed.drop };
+    await this.deps.mailer.send(composed.message);
     return { sent: true };
-  }
-
-  private message(row: ClaimedRow, to: string, now: Date): MailMessage | null {
-    const ctx: TemplateContext = { publicUrl: this.deps.publicUrl };
-    const at = row.occurred_at;
-    const left = row.token_expires_at ? row.token_expires_at.getTime() - now.getTime() : 0;
-    switch (row.kind) {
-      case 'verification':
-        return verificationEmail(ctx, {
-          to,
-          token: this.token('verify-email', row),
-          validForHours: Math.max(1, Math.round(left / 3600_000)),
-        });
-      case 'reset':
-        return passwordResetEmail(ctx, {
-          to,
-          token: this.token('reset-password', row),
-          validForMinutes: Math.max(1, Math.round(left / 60_000)),
-        });
-      case 'signup-attempt':
-        return signupAttemptEmail(ctx, { to, at });
-      case 'password-changed':
-        return passwordChangedEmail(ctx, { to, at });
-      case 'password-reset':
-        return passwordResetNoticeEmail(ctx, { to, at });
-      default:
-        return null;
-    }
-  }
-
-  /** The same token the event's hash was made from (docs/design.md, "One-time tokens ... derived"). */
-  private token(kind: 'verify-email' | 'reset-password', row: ClaimedRow): string {
-    return this.deps.oneTimeTokens.issue(kind, row.user_id, row.token_id as string).token;
   }
 }
 

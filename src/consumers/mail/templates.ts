@@ -1,4 +1,4 @@
-import type { MailMessage } from './ports';
+import type { MailMessage } from '../../application/mail/ports';
 
 /**
  * The account emails, each as plain text and HTML. Links are built only from the configured PUBLIC_URL

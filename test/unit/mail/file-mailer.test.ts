@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { passwordResetEmail, verificationEmail } from '../../../src/application/mail/templates';
+import { passwordResetEmail, verificationEmail } from '../../../src/consumers/mail/templates';
 import { FileMailer } from '../../../src/infrastructure/mail/file-mailer';
 import { maskAddress } from '../../../src/infrastructure/mail/mask';
 import { findPart, parseMime } from './mime';

@@ -1,6 +1,6 @@
 import { SMTPServer } from 'smtp-server';
 import { MailDeliveryError } from '../../../src/application/mail/ports';
-import { verificationEmail } from '../../../src/application/mail/templates';
+import { verificationEmail } from '../../../src/consumers/mail/templates';
 import { SmtpMailer } from '../../../src/infrastructure/mail/smtp-mailer';
 import { findPart, parseMime } from './mime';
 

@@ -6,7 +6,7 @@ import {
   passwordResetNoticeEmail,
   signupAttemptEmail,
   verificationEmail,
-} from '../../../src/application/mail/templates';
+} from '../../../src/consumers/mail/templates';
 
 const ctx = { publicUrl: 'https://id.example.com' };
 const token = 'AAECAwQFBgcICQoLDA0ODw-Zx_7uL0TDpVhH8pYw3nJ9rQkWm1sE2cB4aF6dG8';
