@@ -5,6 +5,7 @@
  *
  *   npm run bench -- [--quick] [--backend=embedded|postgres] [--seconds=N] [--past-logins=N]
  *                    [--rebuild-events=N] [--timing-samples=N] [--profile] [--rebuild-only] [--timing-only]
+ *   npm run bench -- --soak=<minutes>     (PostgreSQL only: resets and kill -9 under mixed traffic)
  *
  * The backend is PostgreSQL when DATABASE_URL is set (a scratch database per part, dropped afterwards),
  * otherwise the embedded store in a temporary data directory. `--profile` starts the service with
@@ -26,6 +27,7 @@ import {
   type Child,
 } from './processes';
 import { rebuildPhase } from './rebuild';
+import { runSoak } from './soak';
 import { timingComparison, timingTable } from './timing';
 import { markdown, type Results } from './report';
 import {
@@ -142,6 +144,15 @@ const main = async (): Promise<void> => {
       profile ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles/rebuild'] : [],
     );
     process.stdout.write(`${JSON.stringify({ backend, ...row })}\n`);
+    return;
+  }
+  const soak = option('soak');
+  if (soak !== undefined) {
+    const { result, summary } = await runSoak({ minutes: Number(soak), log });
+    process.stdout.write(`\n${summary}\n1-min load average at end: ${loadavg()[0]?.toFixed(2)}\n`);
+    const failed =
+      result.server_errors + result.lost_outside_kills + result.crashes + result.acknowledged_lost > 0;
+    if (failed) process.exitCode = 1;
     return;
   }
   if (args.includes('--timing-only')) {
