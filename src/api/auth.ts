@@ -1,3 +1,4 @@
+import type { CommandContext } from '../application/write/handle';
 import { changePassword } from '../application/user/change-password';
 import { forgotPassword } from '../application/user/forgot-password';
 import { getProfile } from '../application/user/profile';
@@ -35,11 +36,7 @@ export const authRoutes = (services: Services): RouteTable => {
   const anonymousOnce = onceOnly(services, false);
   const mailLimit = (bucket: string) => perIpLimit(services, bucket, config.rateLimits.emailPerMinute);
   // First guesses of each slow path's cost on a 2-core machine; each floor then learns (uniform-timing.ts).
-  const timing = {
-    register: new UniformTiming({ initialMs: 120 }),
-    resend: new UniformTiming({ initialMs: 25 }),
-    forgot: new UniformTiming({ initialMs: 25 }),
-  };
+  const registerTiming = new UniformTiming({ initialMs: 120 });
 
   // No enumeration: a new address, a pending one and a verified one get the same answer (the mails
   // differ, and only the address's owner reads them). REGISTRATION_REVEALS_EXISTING opts out.
@@ -51,7 +48,7 @@ export const authRoutes = (services: Services): RouteTable => {
     anonymousOnce,
     command(async (req, res) => {
       const body = RegisterRequest.parse(req.body);
-      const answer = timing.register.begin();
+      const answer = registerTiming.begin();
       const result = await registerUser(services, body, requestContext(req, services, anonymous));
       if (!config.registrationRevealsExisting) {
         // A new address writes two streams, a known one one: the answers leave alike (uniform-timing.ts).
@@ -77,39 +74,35 @@ export const authRoutes = (services: Services): RouteTable => {
     }),
   );
 
-  table.add(
-    'post',
+  // Answered 202 whatever the address (unknown, malformed, verified, throttled), and at the same moment.
+  const mailRequest = (
+    path: string,
+    bucket: string,
+    schema: typeof ForgotPasswordRequest,
+    run: (deps: Services, email: string, ctx: CommandContext) => Promise<boolean>,
+  ) => {
+    const timing = new UniformTiming({ initialMs: 25 });
+    table.add(
+      'post',
+      path,
+      mailLimit(bucket),
+      json,
+      anonymousOnce,
+      command(async (req, res) => {
+        const body = schema.parse(req.body);
+        const answer = timing.begin();
+        await answer.hold(await run(services, body.email, requestContext(req, services, anonymous)));
+        res.status(202).json({ status: 'accepted' });
+      }),
+    );
+  };
+  mailRequest(
     '/v1/auth/resend-verification',
-    mailLimit('resend-verification'),
-    json,
-    anonymousOnce,
-    command(async (req, res) => {
-      const body = ResendVerificationRequest.parse(req.body);
-      const answer = timing.resend.begin();
-      const recorded = await resendVerification(
-        services,
-        body.email,
-        requestContext(req, services, anonymous),
-      );
-      await answer.hold(recorded);
-      res.status(202).json({ status: 'accepted' });
-    }),
+    'resend-verification',
+    ResendVerificationRequest,
+    resendVerification,
   );
-
-  table.add(
-    'post',
-    '/v1/auth/forgot-password',
-    mailLimit('forgot-password'),
-    json,
-    anonymousOnce,
-    command(async (req, res) => {
-      const body = ForgotPasswordRequest.parse(req.body);
-      const answer = timing.forgot.begin();
-      const recorded = await forgotPassword(services, body.email, requestContext(req, services, anonymous));
-      await answer.hold(recorded);
-      res.status(202).json({ status: 'accepted' });
-    }),
-  );
+  mailRequest('/v1/auth/forgot-password', 'forgot-password', ForgotPasswordRequest, forgotPassword);
 
   table.add(
     'post',
