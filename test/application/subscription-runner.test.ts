@@ -1,11 +1,14 @@
-import type { RecordedEvent } from '../../src/application/event-store';
+import { encodePosition, type EventStore, type RecordedEvent } from '../../src/application/event-store';
 import type { SqlExecutor } from '../../src/application/sql';
 import {
   SubscriptionRunner,
   loadCheckpoint,
+  storeCheckpoint,
   type SubscriptionHandler,
 } from '../../src/application/subscriptions/runner';
+import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/esdb-event-store';
 import { testBackends, type TestDatabase } from '../support/databases';
+import { FakeEventStoreDb } from '../support/esdb-fake';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -242,3 +245,74 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+/**
+ * The checkpoints live in PostgreSQL, the events in EventStoreDB: recreating the EventStoreDB volume (or
+ * switching the backend) leaves checkpoints that point past the end of the new store. EventStoreDB then
+ * skips every event up to such a checkpoint without a word; the runner must refuse instead.
+ */
+describe('subscription runner with a checkpoint past the end of the store', () => {
+  const [embedded] = testBackends();
+  let db: TestDatabase;
+  let fake: FakeEventStoreDb | undefined;
+  let store: EventStore;
+  beforeEach(async () => {
+    db = await embedded!.open();
+    await db.sql.query(
+      'create table tally (stream_id text primary key, events int not null, total bigint not null, revision int not null)',
+    );
+  });
+  afterEach(async () => {
+    if (fake) {
+      await store.close();
+      await fake.stop();
+      fake = undefined;
+    }
+    await db.close();
+  });
+
+  const cases: [string, () => Promise<EventStore>][] = [
+    [
+      'eventstoredb (wire fake)',
+      async () => {
+        fake = await FakeEventStoreDb.start();
+        return (store = new EventStoreDbEventStore(fake.connectionString));
+      },
+    ],
+    ['embedded', async () => (store = db.store)],
+  ];
+
+  it.each(cases)(
+    'on %s it fails loudly and keeps failing; nothing is applied and the checkpoint stays',
+    async (_name, open) => {
+      const events = await open();
+      const errors: string[] = [];
+      // Far beyond anything this store holds: a checkpoint of the store that was replaced.
+      const ahead = encodePosition(0xffffffffffn, 0xffffffffffn);
+      await storeCheckpoint(db.sql, 'tally', null, ahead);
+      const runner = new SubscriptionRunner(tallyHandler('tally'), {
+        store: events,
+        sql: db.sql,
+        logger: { ...silent, error: (o: object) => errors.push(JSON.stringify(o)) },
+        minBackoffMs: 10,
+        maxBackoffMs: 20,
+      });
+      runner.start();
+      try {
+        for (let i = 0; i < 3; i++) {
+          await events.appendToStream('tally-00', [{ type: 'Tallied', data: { n: i } }]);
+        }
+        await until(() => runner.status().consecutiveFailures >= 3);
+        const status = runner.status();
+        expect(status.lastError).toMatch(/CheckpointAheadOfStoreError: checkpoint .* is past the end/);
+        expect(status.caughtUp).toBe(false);
+        expect(errors.some((e) => e.includes('past the end of the event store'))).toBe(true);
+        // Nothing was applied and the checkpoint did not move: an operator decides.
+        expect(await readTally(db)).toEqual([]);
+        expect(await loadCheckpoint(db.sql, 'tally')).toBe(ahead);
+      } finally {
+        await runner.stop();
+      }
+    },
+  );
+});

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eventMetadata } from '../../src/application/write/handle';
-import type { NewEvent } from '../../src/application/event-store';
+import { encodePosition, type NewEvent } from '../../src/application/event-store';
 import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/esdb-event-store';
 import { startWelcomeService } from '../../examples/welcome-service/src/welcome-service';
 import {
+  CheckpointAheadOfFeedError,
   eventStoreDb,
   memoryCheckpointStore,
   subscribe,
@@ -153,6 +154,73 @@ describe('the native EventStoreDB source (wire fake)', () => {
     } finally {
       stop.abort();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a stored checkpoint past the end of EventStoreDB instead of skipping up to it', async () => {
+    const ada = randomUUID();
+    await store.appendToStream(`user-${ada}`, registered(ada));
+    const seen: AccountEvent[] = [];
+    const done = subscribe({
+      source: eventStoreDb({ connectionString: fake.connectionString }),
+      // Stored while following an earlier, longer store (its volume was recreated since).
+      checkpointStore: memoryCheckpointStore(encodePosition(0xfffffffn, 0xfffffffn)),
+      signal: new AbortController().signal,
+      handler: (e) => void seen.push(e),
+    });
+    await expect(done).rejects.toBeInstanceOf(CheckpointAheadOfFeedError);
+    expect(seen).toEqual([]);
+  });
+});
+
+/**
+ * With the system projections on (docker-compose.yml), the `$by_category` projection writes a `$>` link
+ * event to `$ce-user` after every event of a `user-` stream; the links sit in `$all` with positions of their
+ * own. The library follows `$all` by the `user-` prefix: every account event once, at its own position, and
+ * never a link.
+ */
+describe('the native EventStoreDB source beside $ce- link events (wire fake)', () => {
+  it('delivers each account event once, at its own position, and no link event', async () => {
+    const fake = await FakeEventStoreDb.start({ categoryStreams: true });
+    const store = new EventStoreDbEventStore(fake.connectionString);
+    try {
+      const ada = randomUUID();
+      const bob = randomUUID();
+      await store.appendToStream(`user-${ada}`, registered(ada));
+      await store.appendToStream(`user-${bob}`, registered(bob));
+      expect(
+        fake.log.all.filter((e) => e.streamId === '$ce-user').map((e) => new TextDecoder().decode(e.data)),
+      ).toEqual([`0@user-${ada}`, `1@user-${ada}`, `0@user-${bob}`, `1@user-${bob}`]);
+      const checkpoints = memoryCheckpointStore();
+      const seen: AccountEvent[] = [];
+      const stop = new AbortController();
+      const done = subscribe({
+        source: eventStoreDb({ connectionString: fake.connectionString }),
+        checkpointStore: checkpoints,
+        signal: stop.signal,
+        handler: (e) => void seen.push(e),
+      });
+      await until('history', () => seen.length === 4);
+      const live = await store.appendToStream(`user-${ada}`, [
+        { type: 'UserDeactivated', data: { at: now() }, metadata: metadata() },
+      ]);
+      await until('live', () => seen.length === 5);
+      // The link written after the live event moves the checkpoint past it without delivering anything.
+      await until('checkpoint past the link', () => (checkpoints.current() ?? '') > live.position);
+      stop.abort();
+      await done;
+      const own = (await store.readAll({ filter: { streamPrefixes: ['user-'] } })).events;
+      expect(seen.map((e) => e.position)).toEqual(own.map((e) => e.position));
+      expect(seen.map((e) => e.stream)).toEqual([
+        `user-${ada}`,
+        `user-${ada}`,
+        `user-${bob}`,
+        `user-${bob}`,
+        `user-${ada}`,
+      ]);
+    } finally {
+      await store.close();
+      await fake.stop();
     }
   });
 });

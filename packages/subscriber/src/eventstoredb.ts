@@ -23,6 +23,14 @@ export type EventStoreDbOptions = {
 export const eventStoreDb = (options: EventStoreDbOptions): FeedSource => {
   const streamPrefixes = [...(options.streamPrefixes ?? [USER_STREAM_PREFIX])];
   return {
+    async head() {
+      const store = new EventStoreDbEventStore(options.connectionString);
+      try {
+        return (await store.headPosition()) ?? null;
+      } finally {
+        await store.close();
+      }
+    },
     async *read({ after, types, signal }) {
       const store = new EventStoreDbEventStore(options.connectionString);
       try {

@@ -10,7 +10,7 @@
  *
  * See README.md beside this file for the delivery guarantees.
  */
-export { subscribe, type SubscribeOptions } from './subscribe';
+export { subscribe, CheckpointAheadOfFeedError, type SubscribeOptions } from './subscribe';
 export { httpFeed, FeedRequestError, type HttpFeedOptions } from './http-feed';
 export { eventStoreDb, type EventStoreDbOptions } from './eventstoredb';
 export {

@@ -18,6 +18,12 @@ export type ReadRequest = {
 
 export type FeedSource = {
   read(request: ReadRequest): AsyncIterable<SourceMessage>;
+  /**
+   * The highest position the source holds (null: nothing at all). `subscribe` refuses a stored checkpoint
+   * beyond it, which belongs to another store: EventStoreDB skips every event up to a position it is given,
+   * silently, so following from there would miss events. Sources without it cannot be checked.
+   */
+  head?(signal: AbortSignal): Promise<string | null>;
 };
 
 /** Resolves after `ms`, or at once when the signal aborts. */

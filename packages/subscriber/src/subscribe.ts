@@ -18,6 +18,26 @@ export type SubscribeOptions = {
 };
 
 /**
+ * The stored checkpoint lies past the end of the source: it was stored against another store (an
+ * EventStoreDB volume recreated, a backend switched). `subscribe` rejects with it rather than follow a feed
+ * that would skip every event up to that position without a word. Start again from a checkpoint of this
+ * store (or from the beginning, with idempotent handlers) once you know which events you hold.
+ */
+export class CheckpointAheadOfFeedError extends Error {
+  readonly code = 'checkpoint-ahead-of-feed';
+  constructor(
+    readonly checkpoint: string,
+    readonly head: string | null,
+  ) {
+    super(
+      `the stored checkpoint ${checkpoint} is past the end of the event feed ` +
+        `(${head === null ? 'which is empty' : `last position ${head}`}): it belongs to another store`,
+    );
+    this.name = 'CheckpointAheadOfFeedError';
+  }
+}
+
+/**
  * Follows the account event feed from the stored checkpoint, for as long as `signal` allows.
  *
  * Delivery is at-least-once: the checkpoint moves only after the handler returned for the event at that
@@ -29,6 +49,9 @@ export type SubscribeOptions = {
  * Events of a type this library does not know (a newer service) are passed over and the checkpoint moves
  * past them: a tolerant reader, as released event types never change shape. An event of a known type that
  * does not match its schema is a failure like any other.
+ *
+ * A stored checkpoint past the end of the source (see `CheckpointAheadOfFeedError`) is the one failure not
+ * retried: `subscribe` rejects with it.
  */
 export const subscribe = async (options: SubscribeOptions): Promise<void> => {
   const { source, checkpointStore, handler, signal, types } = options;
@@ -38,6 +61,10 @@ export const subscribe = async (options: SubscribeOptions): Promise<void> => {
   while (!signal.aborted) {
     try {
       let checkpoint = await checkpointStore.load();
+      if (checkpoint !== null && source.head) {
+        const head = await source.head(signal);
+        if (head === null || checkpoint > head) throw new CheckpointAheadOfFeedError(checkpoint, head);
+      }
       for await (const message of source.read({ after: checkpoint, types, signal })) {
         const position = message.kind === 'event' ? positionOf(message.event) : message.position;
         // A source that reconnects may repeat what it already delivered: the checkpoint says it is done.
@@ -54,6 +81,10 @@ export const subscribe = async (options: SubscribeOptions): Promise<void> => {
       if (!signal.aborted) throw new Error('the event source ended unexpectedly');
     } catch (error) {
       if (signal.aborted) break;
+      if (error instanceof CheckpointAheadOfFeedError) {
+        options.onError?.(error, { attempt: attempt + 1, inMs: 0 });
+        throw error;
+      }
       attempt += 1;
       const backoff = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 20));
       const inMs = Math.max(backoff, retryAfterOf(error));

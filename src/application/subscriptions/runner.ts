@@ -65,6 +65,38 @@ export class CheckpointConflictError extends Error {
   }
 }
 
+/**
+ * The stored checkpoint lies beyond everything the store holds: the checkpoints outlived the events (an
+ * EventStoreDB volume recreated, a backend switched, a database restored from an older backup). Subscribing
+ * from there would not fail: EventStoreDB skips, without a word, every event at or below the position it is
+ * given, live ones included (Enumerator.AllSubscriptionFiltered), so the read model would silently miss
+ * every event until the new store grew past the old checkpoint. The runner refuses instead and keeps
+ * refusing (failures, readiness, the log), until an operator rebuilds the subscription or restores the store.
+ */
+export class CheckpointAheadOfStoreError extends Error {
+  readonly code = 'checkpoint-ahead-of-store';
+  constructor(
+    readonly subscription: string,
+    readonly checkpoint: Position,
+    readonly head: Position | null,
+  ) {
+    super(
+      `checkpoint ${checkpoint} of ${subscription} is past the end of the event store ` +
+        `(${head === null ? 'which is empty' : `whose last position is ${head}`}): the events it was ` +
+        'stored for are not in this store; rebuild the subscription or restore the store',
+    );
+    this.name = 'CheckpointAheadOfStoreError';
+  }
+}
+
+/** The highest position the store can hand out a message for, or null when it is empty. */
+export const storeHead = async (store: EventStore): Promise<Position | null> => {
+  const head = store.headPosition
+    ? await store.headPosition()
+    : (await store.readAll({ direction: 'backwards', maxCount: 1 })).events[0]?.position;
+  return head ?? null;
+};
+
 export const loadCheckpoint = async (sql: SqlExecutor, name: string): Promise<Position | null> => {
   const r = await sql.query<{ position: string | null }>(
     'select position from subscription_checkpoints where name = $1',
@@ -214,6 +246,9 @@ export class SubscriptionRunner {
         this.state.consecutiveFailures = 0;
       } catch (e) {
         this.fail(e);
+        if (e instanceof CheckpointAheadOfStoreError) {
+          logger.error({ subscription: this.handler.name, err: e.message }, 'subscription refused to start');
+        }
         const backoff = Math.min(
           maxBackoff,
           minBackoff * 2 ** Math.min(this.state.consecutiveFailures - 1, 16),
@@ -250,6 +285,12 @@ export class SubscriptionRunner {
     const { store, sql } = this.options;
     const idleInterval = this.options.idleCheckpointMs ?? 1000;
     let stored = await loadCheckpoint(sql, this.handler.name);
+    if (stored !== null) {
+      const head = await storeHead(store);
+      if (head === null || stored > head) {
+        throw new CheckpointAheadOfStoreError(this.handler.name, stored, head);
+      }
+    }
     let storedAt = Date.now();
     if (stored !== null) this.advanced(stored);
     /** The position handed out last: `stored`, or ahead of it by checkpoints not yet written. */

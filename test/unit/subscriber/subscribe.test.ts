@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  CheckpointAheadOfFeedError,
   fileCheckpointStore,
   memoryCheckpointStore,
   subscribe,
@@ -223,6 +224,45 @@ describe('subscribe', () => {
     ac.abort();
     await done;
     expect(types[0]).toEqual(['User']);
+  });
+});
+
+describe('subscribe with a checkpoint past the end of the source', () => {
+  it('rejects with CheckpointAheadOfFeedError before reading, and tells onError once', async () => {
+    const source = { ...logSource([{ kind: 'event', event: feedEvent(1) }]), head: async () => pos(1) };
+    const errors: unknown[] = [];
+    const handled: string[] = [];
+    const done = subscribe({
+      source,
+      checkpointStore: memoryCheckpointStore(pos(9)),
+      signal: new AbortController().signal,
+      handler: (e) => void handled.push(e.position),
+      onError: (e) => errors.push(e),
+      backoff: fast,
+    });
+    await expect(done).rejects.toBeInstanceOf(CheckpointAheadOfFeedError);
+    await expect(done).rejects.toMatchObject({ checkpoint: pos(9), head: pos(1) });
+    expect(source.reads).toEqual([]);
+    expect(handled).toEqual([]);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('follows as usual from a checkpoint at or before the head', async () => {
+    const source = {
+      ...logSource([1, 2].map((n) => ({ kind: 'event' as const, event: feedEvent(n) }))),
+      head: async () => pos(2),
+    };
+    const checkpoints = memoryCheckpointStore(pos(1));
+    const ac = new AbortController();
+    const done = subscribe({
+      source,
+      checkpointStore: checkpoints,
+      signal: ac.signal,
+      handler: () => undefined,
+    });
+    await until(() => checkpoints.current() === pos(2));
+    ac.abort();
+    await done;
   });
 });
 
