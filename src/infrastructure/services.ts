@@ -15,7 +15,8 @@ import type {
   RefreshTokens,
 } from '../application/ports';
 import type { SqlClient } from '../application/sql';
-import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '../api/rate-limit';
+import type { RateLimiter } from '../application/rate-limits';
+import { MemoryRateLimiter, RedisRateLimiter } from './rate-limiters';
 import type { Config } from './config';
 import { EsAccessTokens, SqlSigningKeyStore } from './crypto/jwt';
 import { deriveKeys, HmacEmailKeys, loadMasterKey, type KeyRing } from './crypto/keys';

@@ -1,4 +1,5 @@
-import { clientKey, MemoryRateLimiter } from '../../../src/api/rate-limit';
+import { clientKey } from '../../../src/api/rate-limit';
+import { MemoryRateLimiter } from '../../../src/infrastructure/rate-limiters';
 
 const rule = { capacity: 3, refillPerMinute: 6 }; // one token every 10 s
 

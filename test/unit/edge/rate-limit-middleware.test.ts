@@ -1,6 +1,8 @@
 import express from 'express';
 import request from 'supertest';
-import { MemoryRateLimiter, rateLimit, type RateLimiter } from '../../../src/api/rate-limit';
+import { rateLimit } from '../../../src/api/rate-limit';
+import type { RateLimiter } from '../../../src/application/rate-limits';
+import { MemoryRateLimiter } from '../../../src/infrastructure/rate-limiters';
 import { HttpProblem } from '../../../src/api/problem';
 
 const appWith = (limiter: RateLimiter, enabled: boolean, trustProxy: boolean | number = false) => {
