@@ -299,7 +299,6 @@ describe('falling behind', () => {
       expect(fake.stats.catchUps).toBeGreaterThan(1);
       // The bound: catching up 10,000 events after falling behind, on this machine.
       expect(elapsed).toBeLessThan(20_000);
-      // eslint-disable-next-line no-console
       console.info(
         `falling behind: ${elapsed} ms (burst written in ${burstDone - started} ms), ${fake.stats.catchUps} catch-ups, ` +
           `${fake.stats.pages} pages read, ${fake.stats.checkpoints} checkpoints sent, ${checkpoints.length} passed on`,
