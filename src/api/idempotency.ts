@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { SqlExecutor } from '../application/sql';
+import { IDEMPOTENCY_TTL_SECONDS, idempotencyStore, type StoredRow } from './idempotency-store';
+
+export { IDEMPOTENCY_TTL_SECONDS, purgeExpiredIdempotencyKeys } from './idempotency-store';
 import { HttpProblem } from './problem';
 
 /**
@@ -31,8 +34,6 @@ import { HttpProblem } from './problem';
  * a bearer token to the database. Their failures (problem bodies, which never hold a secret) replay as usual. Refresh retries are still safe without the key: the refresh-token grace
  * window returns the same successor (docs/design.md "Sessions and refresh tokens").
  */
-
-export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
 const KEY_SYNTAX = /^[\x20-\x7e]{1,255}$/;
 
@@ -71,14 +72,6 @@ export type IdempotencyOptions = {
   leaseSeconds?: number;
   now?: () => Date;
   logger?: IdempotencyLogger;
-};
-
-type StoredRow = {
-  request_hash: string;
-  status: 'running' | 'done';
-  response_status: number | null;
-  response_headers: Record<string, string | string[]> | string | null;
-  response_body: string | null;
 };
 
 const canonical = (value: unknown): unknown => {
@@ -122,6 +115,34 @@ const keptHeaders = (res: Response): Record<string, string | string[]> => {
   return out;
 };
 
+/**
+ * Why a request that found its key already claimed is not replayed, or null when the recorded answer may
+ * be replayed: another request under the key (422), the first one still running (409 with Retry-After),
+ * or an answer not kept because it carried credentials (409).
+ */
+const refusalFor = (row: StoredRow, requestHash: string): HttpProblem | null => {
+  if (row.request_hash !== requestHash) {
+    return new HttpProblem(
+      422,
+      'idempotency-key-reused',
+      'The Idempotency-Key was already used for a different request',
+    );
+  }
+  if (row.status === 'running') {
+    return new HttpProblem(409, 'conflict', 'A request with this Idempotency-Key is still being processed', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (row.response_body === null) {
+    return new HttpProblem(
+      409,
+      'conflict',
+      'A request with this Idempotency-Key already completed; its answer carried credentials and is not kept. Send a new request with a new key.',
+    );
+  }
+  return null;
+};
+
 export const idempotency = (sql: SqlExecutor, options: IdempotencyOptions): RequestHandler => {
   if (options.hashKey.length < 32) throw new RangeError('idempotency hashKey must be at least 32 bytes');
   const ttlMs = (options.ttlSeconds ?? IDEMPOTENCY_TTL_SECONDS) * 1000;
@@ -136,41 +157,7 @@ export const idempotency = (sql: SqlExecutor, options: IdempotencyOptions): Requ
     return authorization ? `${route}#auth:${hmac(options.hashKey, authorization)}` : route;
   };
 
-  const claim = async (
-    scope: string,
-    key: string,
-    requestHash: string,
-    claimedAt: Date,
-  ): Promise<boolean> => {
-    const result = await sql.query(
-      `insert into idempotency_keys (scope, key, request_hash, status, created_at)
-       values ($1, $2, $3, 'running', $4::timestamptz)
-       on conflict (scope, key) do update
-         set request_hash = excluded.request_hash, status = 'running', response_status = null,
-             response_headers = null, response_body = null, created_at = excluded.created_at
-         where idempotency_keys.created_at < $5::timestamptz
-            or (idempotency_keys.status = 'running' and idempotency_keys.created_at < $6::timestamptz)
-       returning scope`,
-      [
-        scope,
-        key,
-        requestHash,
-        claimedAt.toISOString(),
-        new Date(claimedAt.getTime() - ttlMs).toISOString(),
-        new Date(claimedAt.getTime() - leaseMs).toISOString(),
-      ],
-    );
-    return result.rows.length === 1;
-  };
-
-  const existing = async (scope: string, key: string): Promise<StoredRow | undefined> => {
-    const result = await sql.query<StoredRow>(
-      `select request_hash, status, response_status, response_headers, response_body
-         from idempotency_keys where scope = $1 and key = $2`,
-      [scope, key],
-    );
-    return result.rows[0];
-  };
+  const store = idempotencyStore(sql, { ttlMs, leaseMs });
 
   const replay = (res: Response, row: StoredRow): void => {
     const headers =
@@ -205,8 +192,8 @@ export const idempotency = (sql: SqlExecutor, options: IdempotencyOptions): Requ
 
     // A row released between our insert and our read makes the read come back empty: claim again.
     for (let attempt = 0; ; attempt += 1) {
-      if (await claim(scope, key, requestHash, claimedAt)) break;
-      const row = await existing(scope, key);
+      if (await store.claim({ scope, key, claimedAt }, requestHash)) break;
+      const row = await store.find(scope, key);
       if (!row) {
         if (attempt < 2) continue;
         return next(
@@ -215,31 +202,8 @@ export const idempotency = (sql: SqlExecutor, options: IdempotencyOptions): Requ
           }),
         );
       }
-      if (row.request_hash !== requestHash) {
-        return next(
-          new HttpProblem(
-            422,
-            'idempotency-key-reused',
-            'The Idempotency-Key was already used for a different request',
-          ),
-        );
-      }
-      if (row.status === 'running') {
-        return next(
-          new HttpProblem(409, 'conflict', 'A request with this Idempotency-Key is still being processed', {
-            headers: { 'Retry-After': '1' },
-          }),
-        );
-      }
-      if (row.response_body === null) {
-        return next(
-          new HttpProblem(
-            409,
-            'conflict',
-            'A request with this Idempotency-Key already completed; its answer carried credentials and is not kept. Send a new request with a new key.',
-          ),
-        );
-      }
+      const refusal = refusalFor(row, requestHash);
+      if (refusal) return next(refusal);
       return replay(res, row);
     }
 
@@ -247,26 +211,14 @@ export const idempotency = (sql: SqlExecutor, options: IdempotencyOptions): Requ
       req,
       res,
       async (status, body) => {
-        const fence = [scope, key, claimedAt.toISOString()];
-        if (status >= 500 || TRANSIENT_STATUSES.has(status)) {
-          await sql.query(
-            `delete from idempotency_keys where scope = $1 and key = $2 and created_at = $3::timestamptz and status = 'running'`,
-            fence,
-          );
-          return;
-        }
+        const claimed = { scope, key, claimedAt };
+        if (status >= 500 || TRANSIENT_STATUSES.has(status)) return store.release(claimed);
         // Problem answers never carry a secret (CONTRACT.md), so only a success body can be withheld.
         const keep = options.storeBody || status < 200 || status >= 300;
-        await sql.query(
-          `update idempotency_keys
-            set status = 'done', response_status = $4, response_headers = $5::jsonb, response_body = $6
-          where scope = $1 and key = $2 and created_at = $3::timestamptz and status = 'running'`,
-          [
-            ...fence,
-            status,
-            keep ? JSON.stringify(keptHeaders(res)) : null,
-            keep ? body.toString('utf8') : null,
-          ],
+        await store.finish(
+          claimed,
+          status,
+          keep ? { headers: keptHeaders(res), body: body.toString('utf8') } : null,
         );
       },
       options.logger,
@@ -312,18 +264,4 @@ const captureAndRecord = (
       .finally(() => originalEnd(...args));
     return res;
   }) as Response['end'];
-};
-
-/** Deletes rows past their lifetime; run periodically (expired rows are already ignored on read). */
-export const purgeExpiredIdempotencyKeys = async (
-  sql: SqlExecutor,
-  options: { ttlSeconds?: number; now?: Date } = {},
-): Promise<number> => {
-  const cutoff = new Date(
-    (options.now ?? new Date()).getTime() - (options.ttlSeconds ?? IDEMPOTENCY_TTL_SECONDS) * 1000,
-  );
-  const result = await sql.query(`delete from idempotency_keys where created_at < $1::timestamptz`, [
-    cutoff.toISOString(),
-  ]);
-  return result.rowCount;
 };
