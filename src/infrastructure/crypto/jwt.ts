@@ -1,5 +1,4 @@
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPair,
@@ -15,15 +14,25 @@ import {
   type Clock,
   type PublicJwk,
 } from '../../application/ports';
+import {
+  ACCESS_TOKEN_TYPES,
+  checkTimes,
+  CLOCK_TOLERANCE_SECONDS,
+  KID,
+  MAX_ACCESS_TOKEN_TTL_SECONDS,
+  publicMembers,
+  readHeader,
+  requireClaims,
+  thumbprint,
+  wrapContext,
+} from './jwt-claims';
 import { unwrapKey, wrapKey } from './keys';
 import type { SigningKeyStore, StoredSigningKey } from './signing-key-store';
 
 export { InvalidAccessTokenError } from '../../application/ports';
 export { InMemorySigningKeyStore, SqlSigningKeyStore, type SigningKeyStore } from './signing-key-store';
 
-/** The contract's ceiling for an access token's life (15 min); retired keys verify this long after retiring. */
-export const MAX_ACCESS_TOKEN_TTL_SECONDS = 900;
-const CLOCK_TOLERANCE_SECONDS = 5;
+export { MAX_ACCESS_TOKEN_TTL_SECONDS } from './jwt-claims';
 const UNKNOWN_KID_RELOAD_SECONDS = 30;
 /** Verified tokens remembered (about 1 KiB each); the oldest is forgotten first. */
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -259,72 +268,3 @@ export class EsAccessTokens implements AccessTokens {
 }
 
 const generateEcKeyPair = promisify(generateKeyPair);
-
-const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt']);
-// RFC 7638 thumbprints: base64url of a SHA-256, 43 characters.
-const KID = /^[A-Za-z0-9_-]{43}$/;
-
-type EcPublicMembers = { kty: 'EC'; crv: 'P-256'; x: string; y: string };
-
-const publicMembers = (publicKey: KeyObject): EcPublicMembers => {
-  const jwk = publicKey.export({ format: 'jwk' });
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') {
-    throw new Error('expected a P-256 key');
-  }
-  return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
-};
-
-/** RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace. */
-const thumbprint = (jwk: EcPublicMembers): string =>
-  createHash('sha256')
-    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
-    .digest('base64url');
-
-const wrapContext = (kid: string): string => `signing-key:${kid}`;
-
-const readHeader = (token: string): Record<string, unknown> => {
-  if (typeof token !== 'string' || token.length > 8192) throw new InvalidAccessTokenError('malformed');
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((part) => /^[A-Za-z0-9_-]*$/.test(part))) {
-    throw new InvalidAccessTokenError('malformed');
-  }
-  try {
-    const header: unknown = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8'));
-    if (header !== null && typeof header === 'object' && !Array.isArray(header))
-      return header as Record<string, unknown>;
-  } catch {
-    // fall through: not JSON
-  }
-  throw new InvalidAccessTokenError('malformed');
-};
-
-const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
-/** A token verified before, used again: what jsonwebtoken checks against the clock, then the claims. */
-const checkTimes = (payload: unknown, now: number, audience: string): AccessTokenClaims => {
-  const { exp, nbf } = (payload ?? {}) as { exp?: unknown; nbf?: unknown };
-  if (typeof exp === 'number' && now >= exp + CLOCK_TOLERANCE_SECONDS) {
-    throw new InvalidAccessTokenError('expired');
-  }
-  if (typeof nbf === 'number' && nbf > now + CLOCK_TOLERANCE_SECONDS)
-    throw new InvalidAccessTokenError('rejected');
-  return requireClaims(payload, now, audience);
-};
-
-const requireClaims = (payload: unknown, now: number, audience: string): AccessTokenClaims => {
-  if (payload === null || typeof payload !== 'object') throw new InvalidAccessTokenError('claims');
-  const c = payload as Record<string, unknown>;
-  const { iss, sub, sid, jti, roles, iat, exp } = c;
-  if (typeof exp !== 'number' || typeof iat !== 'number') throw new InvalidAccessTokenError('claims');
-  if (!isNonEmptyString(iss) || !isNonEmptyString(sub) || !isNonEmptyString(sid) || !isNonEmptyString(jti)) {
-    throw new InvalidAccessTokenError('claims');
-  }
-  if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string'))
-    throw new InvalidAccessTokenError('claims');
-  // Issued in the future, or valid for longer than we ever issue: not one of our tokens.
-  if (iat > now + CLOCK_TOLERANCE_SECONDS || exp - iat > MAX_ACCESS_TOKEN_TTL_SECONDS) {
-    throw new InvalidAccessTokenError('claims');
-  }
-  // jsonwebtoken has matched `aud` (a string, or an array holding ours) against our audience.
-  return { iss, aud: audience, sub, sid, jti, roles: [...roles] as string[], iat, exp };
-};
