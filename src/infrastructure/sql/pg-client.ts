@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StoreUnavailableError } from '../../application/event-store';
 import type { SqlClient, SqlExecutor, SqlResult } from '../../application/sql';
+import { PgListener } from './pg-listener';
 
 export type SqlClientLogger = { warn: (obj: object, msg: string) => void };
 
@@ -71,8 +72,6 @@ const result = <R>(r: pg.QueryResult | pg.QueryResult[]): SqlResult<R> => {
   return { rows: (last?.rows ?? []) as R[], rowCount: last?.rowCount ?? 0 };
 };
 
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-
 /**
  * A pg.Client that has an 'error' listener from its construction to its end. pg emits 'error' on a client
  * whenever its connection dies outside a query's own callback: a reset or closed socket, or the server's
@@ -116,11 +115,7 @@ export class PgSqlClient implements SqlClient {
   // warning about overlapping calls on one client).
   private lockQueue: Promise<unknown> = Promise.resolve();
 
-  private listener: pg.Client | null = null;
-  private listenerConnecting: Promise<pg.Client> | null = null;
-  private readonly channels = new Map<string, Set<(payload: string) => void>>();
-  private reconnectAttempt = 0;
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly listener: PgListener;
 
   constructor(options: PgSqlClientOptions) {
     this.logger = options.logger;
@@ -145,6 +140,7 @@ export class PgSqlClient implements SqlClient {
     // pg-pool re-emits the error of an idle connection on the pool, which throws without a listener; the
     // connection's own listener has reported it already.
     this.pool.on('error', () => undefined);
+    this.listener = new PgListener(this.clientConfig, this.logger);
   }
 
   async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
@@ -267,120 +263,17 @@ export class PgSqlClient implements SqlClient {
     return attempt;
   }
 
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
     if (this.closed) throw new StoreUnavailableError('SQL client closed');
-    let subscribers = this.channels.get(channel);
-    const first = !subscribers;
-    if (!subscribers) {
-      subscribers = new Set();
-      this.channels.set(channel, subscribers);
-    }
-    subscribers.add(onNotify);
-    const stop = async (): Promise<void> => {
-      const current = this.channels.get(channel);
-      if (!current?.delete(onNotify) || current.size > 0) return;
-      this.channels.delete(channel);
-      await this.listener?.query(`unlisten ${quoteIdent(channel)}`).catch(() => undefined);
-    };
-    try {
-      const client = await this.connectListener();
-      if (first) await client.query(`listen ${quoteIdent(channel)}`);
-    } catch (e) {
-      await stop();
+    return this.listener.listen(channel, onNotify).catch((e: unknown) => {
       throw toStoreError(e);
-    }
-    return stop;
-  }
-
-  private connectListener(): Promise<pg.Client> {
-    if (this.listener) return Promise.resolve(this.listener);
-    if (this.listenerConnecting) return this.listenerConnecting;
-    const attempt = (async () => {
-      const client = new pg.Client(this.clientConfig);
-      client.on('notification', (n) => {
-        for (const notify of this.channels.get(n.channel) ?? []) {
-          try {
-            notify(n.payload ?? '');
-          } catch (e) {
-            this.logger?.warn({ err: (e as Error).message }, 'notification handler failed');
-          }
-        }
-      });
-      let dropped = false;
-      const lost = (e?: Error) => {
-        if (dropped) return;
-        dropped = true;
-        if (this.listener === client) this.listener = null;
-        client.end().catch(() => undefined);
-        if (this.closed) return;
-        this.logger?.warn({ err: e?.message }, 'LISTEN connection lost; reconnecting');
-        this.scheduleReconnect();
-      };
-      // Listeners before connect: an 'error' may come at any moment of the connection's life.
-      client.on('error', lost);
-      client.on('end', () => lost());
-      try {
-        await client.connect();
-        for (const name of this.channels.keys()) await client.query(`listen ${quoteIdent(name)}`);
-      } catch (e) {
-        // Not handed out: whoever asked sees the failure (listen() rejects, a reconnect retries).
-        dropped = true;
-        client.end().catch(() => undefined);
-        throw e;
-      }
-      return client;
-    })();
-    this.listenerConnecting = attempt;
-    return attempt.then(
-      (client) => {
-        this.listenerConnecting = null;
-        this.listener = client;
-        this.reconnectAttempt = 0;
-        return client;
-      },
-      (e) => {
-        this.listenerConnecting = null;
-        throw e;
-      },
-    );
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer || this.channels.size === 0) return;
-    const delay = Math.min(5_000, 100 * 2 ** this.reconnectAttempt) * (0.5 + Math.random() / 2);
-    this.reconnectAttempt += 1;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (this.closed || this.channels.size === 0) return;
-      this.connectListener().then(
-        () => {
-          // Notifications sent while we were away are gone: wake every subscriber to look for itself.
-          for (const subscribers of this.channels.values())
-            for (const notify of subscribers) {
-              try {
-                notify('');
-              } catch (e) {
-                this.logger?.warn({ err: (e as Error).message }, 'notification handler failed');
-              }
-            }
-        },
-        () => this.scheduleReconnect(),
-      );
-    }, delay);
-    this.reconnectTimer.unref();
+    });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.channels.clear();
-    const listener = this.listener ?? (await this.listenerConnecting?.catch(() => null));
     const lockSession = await this.lockSession?.catch(() => null);
-    await Promise.all([
-      listener?.end().catch(() => undefined),
-      lockSession?.end().catch(() => undefined),
-      this.pool.end(),
-    ]);
+    await Promise.all([this.listener.close(), lockSession?.end().catch(() => undefined), this.pool.end()]);
   }
 }
