@@ -1,9 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
+import { freePort, scratchPostgresDatabase } from '../test/support/local-servers';
 
 export const REPO = path.resolve(__dirname, '..');
 const TSX_CLI = require.resolve('tsx/cli');
@@ -11,15 +9,7 @@ const TSX_CLI = require.resolve('tsx/cli');
 /** Fixed, so every instance and the seeding in this process derive the same keys. */
 export const BENCH_MASTER_KEY = Buffer.alloc(32, 42).toString('base64');
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+export { freePort };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -39,29 +29,9 @@ export const build = (): void => {
   if (r.status !== 0) throw new Error('npm run build failed');
 };
 
-const adminQuery = async (url: string, text: string): Promise<void> => {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-};
-
 /** An empty database on DATABASE_URL's server for one run; dropped afterwards. */
-export const scratchDatabase = async (
-  serverUrl: string,
-): Promise<{ url: string; drop: () => Promise<void> }> => {
-  const name = `identity_bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  await adminQuery(serverUrl, `create database ${name}`);
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: () => adminQuery(serverUrl, `drop database if exists ${name} with (force)`),
-  };
-};
+export const scratchDatabase = (serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> =>
+  scratchPostgresDatabase(serverUrl, 'identity_bench_');
 
 export type Child = {
   origin: string;

@@ -13,14 +13,12 @@
  * start; a call whose connection dies answers `{ kind: 'lost' }`: the client cannot know whether it ran.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { PgliteSqlClient } from '../../src/infrastructure/sql/pglite-client';
 import { TEST_DATABASE_PREFIX, pgliteTemplatePath } from './databases';
+import { freePort, scratchPostgresDatabase } from './local-servers';
 
 const REPO = path.resolve(__dirname, '../..');
 const TSX = require.resolve('tsx/cjs');
@@ -53,36 +51,14 @@ export const freshDataDir = async (options: { seed?: boolean } = {}): Promise<st
   return dir;
 };
 
-const withDatabase = (url: string, database: string): string => {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-};
-
-const adminQuery = async (url: string, text: string): Promise<void> => {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-};
-
 /**
  * An empty database on the server at `serverUrl` (named like databases.ts names them, so global-setup
  * drops one an interrupted run left behind). The service migrates it on its first start.
  */
-export const createPostgresDatabase = async (
+export const createPostgresDatabase = (
   serverUrl: string,
-): Promise<{ url: string; drop: () => Promise<void> }> => {
-  const name = `${TEST_DATABASE_PREFIX}${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(serverUrl, `create database ${name}`);
-  return {
-    url: withDatabase(serverUrl, name),
-    drop: () => adminQuery(serverUrl, `drop database if exists ${name} with (force)`),
-  };
-};
+): Promise<{ url: string; drop: () => Promise<void> }> =>
+  scratchPostgresDatabase(serverUrl, TEST_DATABASE_PREFIX);
 
 type Deferred = { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
 const deferred = (): Deferred => {
@@ -282,15 +258,7 @@ export const expectAnswer = async (outcome: Promise<Outcome>, status: number): P
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 /** A port nothing listens on right now, for a server a test starts and restarts on the same port. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+export { freePort };
 
 /** Removes a data directory made by freshDataDir. */
 export const removeDataDir = (dir: string): void => rmSync(dir, { recursive: true, force: true });
