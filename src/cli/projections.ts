@@ -1,8 +1,8 @@
 import type { Services } from '../infrastructure/services';
 import { rebuildDeps } from '../infrastructure/projections';
 import { findProjection, projections, rebuildProjection } from '../projections';
-import { projectionLag } from '../projections/health';
-import { readRegistry } from '../projections/registry';
+import { projectionLag } from '../projections/runtime/health';
+import { readRegistry } from '../projections/runtime/registry';
 import type { CliCommand } from './command';
 import { consoleOutput, type CliOutput } from './io';
 import { withServices } from './open';

@@ -8,7 +8,7 @@ import type {
   ReadStreamOptions,
   SubscribeOptions,
 } from '../application/event-store';
-import type { SubscriptionStatus } from '../application/subscriptions/runner';
+import type { SubscriptionStatus } from '../projections/runtime/runner';
 
 /**
  * Prometheus metrics (GET /metrics). Security-relevant counts are taken where they cannot be missed: at

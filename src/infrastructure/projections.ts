@@ -1,9 +1,8 @@
 import type { SqlExecutor } from '../application/sql';
-import type { SubscriptionHandler } from '../application/subscriptions/runner';
-import { projectionHandler, projections, rebuildProjection } from '../projections';
-import { readRegistry } from '../projections/registry';
-import type { PersonalDataReader, PersonalDataReaders } from '../projections/projection';
-import type { RebuildDeps } from '../projections/rebuild';
+import type { SubscriptionHandler } from '../application/subscription-handler';
+import { projectionHandler, projections } from '../projections';
+import type { PersonalDataReader, PersonalDataReaders } from '../projections/runtime/projection';
+import type { RebuildDeps } from '../projections/runtime/rebuild';
 import type { KeyRing } from './crypto/keys';
 import { PiiVault, SqlPiiKeyStore, type PiiKeyStore } from './crypto/pii-vault';
 import type { Services } from './services';
@@ -55,47 +54,9 @@ export const projectionHandlers = (services: Pick<Services, 'keys'>): Subscripti
   return projections.map((p) => projectionHandler(p, { personalData }));
 };
 
-/** What `rebuildProjection` needs, from the service graph (the CLI and tests). */
+/** What `rebuildProjection` and `upgradeProjections` need, from the service graph (runtime, CLI, tests). */
 export const rebuildDeps = (services: Pick<Services, 'sql' | 'store' | 'keys'>): RebuildDeps => ({
   sql: services.sql,
   store: services.store,
   personalData: personalDataReaders(services.keys),
 });
-
-type UpgradeLogger = Pick<Services['logger'], 'info' | 'warn'>;
-
-/**
- * A projection whose code version differs from the active build (a new release changed its shape) is
- * rebuilt in the background beside the live tables, then takes over when it has caught up
- * (`rebuildProjection` switches in one transaction). Until then its live runner refuses to write the old
- * tables and queries keep reading them. One instance does the work: the others find the lock taken.
- */
-export const upgradeProjections = async (
-  services: Pick<Services, 'sql' | 'store' | 'keys'> & { logger: UpgradeLogger },
-  signal?: AbortSignal,
-): Promise<void> => {
-  for (const projection of projections) {
-    if (signal?.aborted) return;
-    const entry = await readRegistry(services.sql, projection.name);
-    if (entry === null || entry.version === projection.version) continue;
-    const release = await services.sql.tryLock(`projection-rebuild:${projection.name}`);
-    if (!release) continue;
-    try {
-      services.logger.info(
-        { projection: projection.name, from_version: entry.version, to_version: projection.version },
-        'projection version changed; rebuilding beside the live tables',
-      );
-      const result = await rebuildProjection(rebuildDeps(services), projection, { signal });
-      services.logger.info(
-        {
-          projection: projection.name,
-          events: result.events,
-          events_per_s: Math.round(result.eventsPerSecond),
-        },
-        'projection rebuilt and switched',
-      );
-    } finally {
-      await release();
-    }
-  }
-};

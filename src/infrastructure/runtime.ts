@@ -1,61 +1,47 @@
-import {
-  SubscriptionRunner,
-  type SubscriptionHandler,
-  type SubscriptionStatus,
-} from '../application/subscriptions/runner';
+import type { SubscriptionHandler } from '../application/subscription-handler';
 import { OutboxSender } from '../consumers/mail/outbox-sender';
+import { projections } from '../projections';
+import { createSubscriptionRuntime, type SubscriptionRuntime } from '../projections/runtime/runners';
 import { PgliteSqlClient } from './sql/pglite-client';
-import { upgradeProjections } from './projections';
+import { rebuildDeps } from './projections';
 import type { Services } from './services';
 
 /**
- * The background side of the service: one checkpointed runner per projection and side-effect consumer.
- * The list of handlers lives in `subscriptionHandlers` (src/infrastructure/subscriptions.ts).
+ * The background side of the service: one checkpointed runner per projection and side-effect consumer
+ * (src/projections/runtime/), and the mail outbox's sender. The list of handlers lives in
+ * `subscriptionHandlers` (src/infrastructure/subscriptions.ts).
  */
-export type Runtime = {
-  runners: SubscriptionRunner[];
-  runner: (name: string) => SubscriptionRunner | undefined;
-  statuses: () => SubscriptionStatus[];
-  start: () => void;
-  stop: () => Promise<void>;
+export type Runtime = SubscriptionRuntime & {
   /** Delivers the mail outbox; runs on every instance (rows are leased, never sent twice at once). */
   outbox: OutboxSender;
 };
 
 export const createRuntime = (services: Services, handlers: SubscriptionHandler[]): Runtime => {
-  const runners = handlers.map(
-    (h) => new SubscriptionRunner(h, { store: services.store, sql: services.sql, logger: services.logger }),
-  );
+  const subscriptions = createSubscriptionRuntime(handlers, {
+    store: services.store,
+    sql: services.sql,
+    logger: services.logger,
+    upgrade: { deps: rebuildDeps(services), projections },
+  });
   const outbox = new OutboxSender(
     { ...services, publicUrl: services.config.publicUrl },
     // The embedded store admits one process (data-dir-lock.ts): no other sender can hold a lease.
     { soleSender: services.sql instanceof PgliteSqlClient },
   );
   services.metrics.observeSubscriptions(
-    () => runners.map((r) => r.status()),
+    () => subscriptions.statuses(),
     async () =>
       (await services.store.readAll({ direction: 'backwards', maxCount: 1 })).events[0]?.createdAt ?? null,
   );
-  const upgrades = new AbortController();
-  let upgrading: Promise<unknown> = Promise.resolve();
   return {
+    ...subscriptions,
     outbox,
-    runners,
-    runner: (name) => runners.find((r) => r.name === name),
-    statuses: () => runners.map((r) => r.status()),
     start: () => {
-      runners.forEach((r) => r.start());
+      subscriptions.start();
       outbox.start();
-      upgrading = upgradeProjections(services, upgrades.signal).catch((e: unknown) =>
-        services.logger.warn(
-          { err: (e as Error).message },
-          'projection upgrade failed; it is retried at the next start',
-        ),
-      );
     },
     stop: async () => {
-      upgrades.abort();
-      await Promise.all([...runners.map((r) => r.stop()), outbox.stop(), upgrading]);
+      await Promise.all([subscriptions.stop(), outbox.stop()]);
     },
   };
 };

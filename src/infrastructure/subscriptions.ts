@@ -1,5 +1,5 @@
 import { mailConsumer } from '../consumers/mail/outbox-consumer';
-import type { SubscriptionHandler } from '../application/subscriptions/runner';
+import type { SubscriptionHandler } from '../application/subscription-handler';
 import { projectionHandlers } from './projections';
 import type { Services } from './services';
 

@@ -1,4 +1,4 @@
-import type { Projection } from './projection';
+import type { Projection } from './runtime/projection';
 import { sessionsProjection } from './sessions/projection';
 import { userDirectory } from './user-directory/projection';
 
@@ -8,7 +8,7 @@ export const projections: readonly Projection[] = [userDirectory, sessionsProjec
 export const findProjection = (name: string): Projection | undefined =>
   projections.find((p) => p.name === name);
 
-export { projectionHandler } from './handler';
-export { rebuildProjection } from './rebuild';
-export { runnerName } from './projection';
-export { waitForProjection } from './wait';
+export { projectionHandler } from './runtime/handler';
+export { rebuildProjection } from './runtime/rebuild';
+export { runnerName } from './runtime/projection';
+export { waitForProjection } from './runtime/wait';

@@ -1,11 +1,8 @@
 import { encodePosition, type EventStore, type RecordedEvent } from '../../src/application/event-store';
 import type { SqlExecutor } from '../../src/application/sql';
-import {
-  SubscriptionRunner,
-  loadCheckpoint,
-  storeCheckpoint,
-  type SubscriptionHandler,
-} from '../../src/application/subscriptions/runner';
+import type { SubscriptionHandler } from '../../src/application/subscription-handler';
+import { loadCheckpoint, storeCheckpoint } from '../../src/projections/runtime/checkpoints';
+import { SubscriptionRunner } from '../../src/projections/runtime/runner';
 import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/esdb-event-store';
 import { testBackends, type TestDatabase } from '../support/databases';
 import { FakeEventStoreDb } from '../support/esdb-fake';

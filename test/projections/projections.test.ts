@@ -1,8 +1,8 @@
 import type { RecordedEvent } from '../../src/application/event-store';
 import { projections, rebuildProjection } from '../../src/projections';
-import { projectionsReadiness } from '../../src/projections/health';
-import { applyBatch, tablesOf, type Projection } from '../../src/projections/projection';
-import { lockActive, readRegistry } from '../../src/projections/registry';
+import { projectionsReadiness } from '../../src/projections/runtime/health';
+import { applyBatch, tablesOf, type Projection } from '../../src/projections/runtime/projection';
+import { lockActive, readRegistry } from '../../src/projections/runtime/registry';
 import { sessionsProjection } from '../../src/projections/sessions/projection';
 import { listSessionsOfUser } from '../../src/projections/sessions/queries';
 import { userDirectory } from '../../src/projections/user-directory/projection';

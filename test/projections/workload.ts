@@ -7,7 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { handle, type CommandContext } from '../../src/application/write/handle';
 import type { EventStore, Position } from '../../src/application/event-store';
 import type { SqlClient } from '../../src/application/sql';
-import { SubscriptionRunner } from '../../src/application/subscriptions/runner';
+import { SubscriptionRunner } from '../../src/projections/runtime/runner';
 import { sessionDecider, sessionStreamId, type SessionCommand } from '../../src/domain/session';
 import {
   userDecider,
@@ -19,7 +19,7 @@ import {
 import { SqlPersonalDataVault } from '../../src/infrastructure/crypto/pii-vault';
 import { personalDataReaders } from '../../src/infrastructure/projections';
 import { projectionHandler } from '../../src/projections';
-import type { PersonalDataReaders, Projection } from '../../src/projections/projection';
+import type { PersonalDataReaders, Projection } from '../../src/projections/runtime/projection';
 import type { TestDatabase } from '../support/databases';
 
 export const silentLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

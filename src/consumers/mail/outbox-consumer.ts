@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../application/event-store';
 import type { SqlExecutor } from '../../application/sql';
-import type { SubscriptionHandler } from '../../application/subscriptions/runner';
+import type { SubscriptionHandler } from '../../application/subscription-handler';
 import { USER_STREAM_PREFIX } from '../../domain/user';
 import type { MailKind } from '../../application/mail/ports';
 import { catalogEntry } from '../../catalog';

@@ -2,7 +2,7 @@ import type { RecordedEvent } from '../../application/event-store';
 import type { SqlExecutor } from '../../application/sql';
 import { SESSION_STREAM_PREFIX, type SessionEvent } from '../../domain/session';
 import { USER_STREAM_PREFIX, type CutOffReason, type UserEvent } from '../../domain/user';
-import { occurredAt, table, type ApplyContext, type Projection } from '../projection';
+import { occurredAt, table, type ApplyContext, type Projection } from '../runtime/projection';
 import { createSessionTables, SESSION_CUTOFFS, SESSIONS } from './schema';
 
 type SessionRow = {

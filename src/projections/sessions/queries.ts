@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '../../application/sql';
-import { table } from '../projection';
-import { readActive } from '../registry';
+import { table } from '../runtime/projection';
+import { readActive } from '../runtime/registry';
 import { sessionsProjection } from './projection';
 import { SESSIONS } from './schema';
 

@@ -1,5 +1,5 @@
 import type { SqlExecutor } from '../../application/sql';
-import { table, type Tables } from '../projection';
+import { table, type Tables } from '../runtime/projection';
 
 /**
  * Sessions per user, for GET /v1/users/me/sessions. Built from the `session-` streams AND the `user-`

@@ -8,7 +8,7 @@ import {
   type ApplyContext,
   type PersonalDataReader,
   type Projection,
-} from '../projection';
+} from '../runtime/projection';
 import { createUserDirectory, USERS } from './schema';
 
 /** A row as folded in memory: timestamps as ISO strings, so they go to SQL exactly as the events hold them. */

@@ -1,7 +1,7 @@
 import { canonicalEmail } from '../../application/canonical-email';
 import type { SqlExecutor } from '../../application/sql';
-import { table } from '../projection';
-import { readActive } from '../registry';
+import { table } from '../runtime/projection';
+import { readActive } from '../runtime/registry';
 import { userDirectory } from './projection';
 import { USERS, type UserRow } from './schema';
 

@@ -1,5 +1,5 @@
 import type { SqlExecutor } from '../../application/sql';
-import { table, type Tables } from '../projection';
+import { table, type Tables } from '../runtime/projection';
 
 /**
  * One row per account, for the admin's lookups (GET /v1/admin/users). The email is kept in plaintext,

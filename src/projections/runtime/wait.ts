@@ -1,4 +1,4 @@
-import type { Position } from '../application/event-store';
+import type { Position } from '../../application/event-store';
 import { runnerName } from './projection';
 
 /** What read-your-writes needs of the runtime (infrastructure/runtime.ts). */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { EventStore, Position } from '../application/event-store';
-import type { SqlClient, SqlExecutor } from '../application/sql';
-import { loadCheckpoint } from '../application/subscriptions/runner';
+import type { EventStore, Position } from '../../application/event-store';
+import type { SqlClient, SqlExecutor } from '../../application/sql';
+import { loadCheckpoint } from './checkpoints';
 import {
   applyBatch,
   buildTag,

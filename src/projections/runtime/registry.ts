@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '../application/sql';
+import type { SqlExecutor } from '../../application/sql';
 import { buildTag, tablesOf, type Projection, type Tables } from './projection';
 
 /**

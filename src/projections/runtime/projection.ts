@@ -1,5 +1,5 @@
-import type { EventFilter, RecordedEvent } from '../application/event-store';
-import type { SqlExecutor } from '../application/sql';
+import type { EventFilter, RecordedEvent } from '../../application/event-store';
+import type { SqlExecutor } from '../../application/sql';
 
 /**
  * A read model: events in, set-based SQL out (STYLE.md, "Projections"). The framework around it

@@ -1,4 +1,4 @@
-import type { SubscriptionHandler } from '../application/subscriptions/runner';
+import type { SubscriptionHandler } from '../../application/subscription-handler';
 import {
   applyBatch,
   ProjectionVersionError,
@@ -12,7 +12,7 @@ import { lockActive } from './registry';
 export type ProjectionDeps = { personalData: PersonalDataReaders };
 
 /**
- * The live side of a projection: a checkpointed subscription (application/subscriptions/runner.ts) whose
+ * The live side of a projection: a checkpointed subscription (runner.ts) whose
  * batches go into the ACTIVE build's tables, in the same transaction as the checkpoint. The registry row is
  * held FOR SHARE for the whole batch, so a rebuild's switch waits for the batch and the next batch sees
  * the new tables.
