@@ -52,7 +52,7 @@ export const authRoutes = (services: Services): RouteTable => {
       const result = await registerUser(services, body, requestContext(req, services, anonymous));
       if (!config.registrationRevealsExisting) {
         // A new address writes two streams, a known one one: the answers leave alike (uniform-timing.ts).
-        await answer.hold(result.outcome === 'registered');
+        await answer.hold(result.outcome === 'registered', res);
         res.status(202).json({ status: 'pending_verification' });
         return;
       }
@@ -91,7 +91,7 @@ export const authRoutes = (services: Services): RouteTable => {
       command(async (req, res) => {
         const body = schema.parse(req.body);
         const answer = timing.begin();
-        await answer.hold(await run(services, body.email, requestContext(req, services, anonymous)));
+        await answer.hold(await run(services, body.email, requestContext(req, services, anonymous)), res);
         res.status(202).json({ status: 'accepted' });
       }),
     );

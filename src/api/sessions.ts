@@ -118,7 +118,7 @@ export const sessionRoutes = ({ services, candidates, catchUp }: SessionRoutesDe
           throw problem('email-not-verified', 'Verify the email address before signing in');
         case 'invalid_credentials':
           req.log.info({ reason: result.reason }, 'login refused');
-          await answer.hold(result.reason === 'invalid_credentials');
+          await answer.hold(result.reason === 'invalid_credentials', res);
           throw problem('invalid-credentials', 'The email or password is not correct');
       }
     },

@@ -27,12 +27,18 @@ export type UniformTimingOptions = {
   now?: () => number;
 };
 
+/** The response being held: its 'finish' tells when the answer really left. */
+export type Finishing = { once(event: 'finish', listener: () => void): unknown };
+
 export type TimedAnswer = {
   /**
    * Waits until the floor has passed since `begin()`. `slowPath`: this request did all the work the slowest
-   * outcome does; its duration teaches the floor.
+   * outcome does; its duration teaches the floor. With `res`, the duration is taken when the answer has
+   * left, less the time held: the slow path's append wakes this process's subscriptions, whose work can
+   * delay the answer's write after the work itself is done (on the embedded store the database runs on
+   * this very thread), and that delay must be under the floor too.
    */
-  hold(slowPath: boolean): Promise<void>;
+  hold(slowPath: boolean, res?: Finishing): Promise<void>;
 };
 
 const HEADROOM = 1.1;
@@ -64,10 +70,14 @@ export class UniformTiming {
   begin(): TimedAnswer {
     const started = this.now();
     return {
-      hold: async (slowPath: boolean) => {
+      hold: async (slowPath: boolean, res?: Finishing) => {
         const elapsed = this.now() - started;
-        if (slowPath) this.learn(elapsed);
-        const wait = Math.min(this.floorMs, this.maxMs) - elapsed;
+        const wait = Math.max(0, Math.min(this.floorMs, this.maxMs) - elapsed);
+        if (slowPath) {
+          // Less the time held, so the floor never feeds on itself.
+          if (res) res.once('finish', () => this.learn(this.now() - started - wait));
+          else this.learn(elapsed);
+        }
         if (wait > 0) await sleep(wait);
       },
     };
@@ -78,8 +88,7 @@ export class UniformTiming {
     else this.samples[this.next] = ms;
     this.next = (this.next + 1) % this.size;
     const sorted = [...this.samples].sort((a, b) => a - b);
-    // Headroom over the quantile: the slow path's append wakes the subscriptions in this process, whose
-    // work can delay the answer's write after the hold; the floor leaves time for it.
+    // Headroom over the quantile, for what a window of 64 has not seen yet.
     const learned =
       (sorted[Math.min(sorted.length - 1, Math.floor(this.quantile * sorted.length))] as number) * HEADROOM +
       1;
