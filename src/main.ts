@@ -1,6 +1,8 @@
 import 'reflect-metadata';
-import http from 'node:http';
+import type http from 'node:http';
 import type { Express } from 'express';
+import { createHttpServer, serverTimeouts } from './api/app';
+import { exposeMetrics, metricsApp } from './api/metrics';
 import { ConfigError, loadConfig } from './infrastructure/config';
 import { buildContainer, TYPES } from './infrastructure/container';
 import { ensureBootstrapAdmin } from './application/user/bootstrap-admin';
@@ -29,12 +31,14 @@ const main = async (): Promise<void> => {
   const { container, closers } = buildContainer(config, logger);
 
   let app: Express;
+  let services: Services;
   try {
     app = await container.getAsync<Express>(TYPES.App);
+    services = await container.getAsync<Services>(TYPES.Services);
     (await container.getAsync<Runtime>(TYPES.Runtime)).start();
     // BOOTSTRAP_ADMIN_EMAIL: an account that already exists gets the role now; a later registration of the
     // address gets it when it registers.
-    await ensureBootstrapAdmin(await container.getAsync<Services>(TYPES.Services));
+    await ensureBootstrapAdmin(services);
   } catch (e) {
     if (e instanceof DataDirLockedError) {
       logger.fatal(e.message);
@@ -44,15 +48,29 @@ const main = async (): Promise<void> => {
     throw e;
   }
 
-  const server = http.createServer(app);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  // Timeouts, and problem answers for what Node's parser refuses: api/app.ts createHttpServer.
+  const timeouts = serverTimeouts(config.requestTimeoutSeconds);
+  // METRICS_PORT / METRICS_TOKEN: the login-outcome counters are for the operator's scraper only.
+  exposeMetrics(services.metrics, config.metrics);
+  const servers: http.Server[] = [];
+  const listen = async (listener: http.RequestListener, port: number): Promise<number> => {
+    const server = createHttpServer(listener, { logger, timeouts });
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, config.host, () => resolve());
+    });
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  };
+  if (config.metrics.port !== undefined) {
+    const metricsPort = await listen(
+      metricsApp(services.metrics, { logger, trustProxy: config.trustProxy, token: config.metrics.token }),
+      config.metrics.port,
+    );
+    logger.info({ port: metricsPort, token: config.metrics.token !== undefined }, 'metrics listening');
+  }
+  const port = await listen(app, config.port);
   logger.info(
     { port, event_store: config.eventStore, data_dir: config.databaseUrl ? undefined : config.dataDir },
     'identity service listening',
@@ -71,11 +89,16 @@ const main = async (): Promise<void> => {
     // Stop accepting; idle keep-alive sockets close now, busy ones once their response is out. Node does
     // not close a kept-alive socket that turns idle after close(): without the sweep each would hold the
     // shutdown until its keep-alive timeout, past SHUTDOWN_TIMEOUT_SECONDS (exit 1, stores never closed).
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          }),
+      ),
+    );
     clearInterval(sweep);
     for (const closer of [...closers].reverse()) {
       try {

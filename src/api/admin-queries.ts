@@ -16,6 +16,7 @@ import type { UserRow } from '../projections/user-directory/schema';
 import { command, noStore, userIdParam } from './account-http';
 import { authenticate, requireRole } from './authenticate';
 import { problem } from './problem';
+import { isStorablePosition } from './schemas';
 import { createRouteTable, type RouteTable } from './routes';
 
 /** How long `?min_position=` may hold a list request for the read model to catch up. */
@@ -27,17 +28,24 @@ const limitParam = z
   .transform(Number)
   .pipe(z.number().int().min(1).max(200));
 
+/**
+ * A cursor this list made: it decodes, and encodes back to itself. A forged one whose time JavaScript
+ * rolls over (`2023-02-30` read as March 2nd) decodes too, but names a place in no list.
+ */
+const isUserCursor = (value: string): boolean => {
+  const cursor = decodeUserCursor(value);
+  return cursor !== null && encodeUserCursor(cursor) === value;
+};
+
 const USER_STATUSES = ['pending_verification', 'active', 'deactivated', 'erased'] as const;
 
 export const AdminUserListQuery = z.strictObject({
   email: z.string().max(320).optional(),
   status: z.enum(USER_STATUSES).optional(),
   limit: limitParam.optional(),
-  cursor: z
-    .string()
-    .max(400)
-    .refine((c) => decodeUserCursor(c) !== null, 'is not a cursor of this list')
-    .optional(),
+  cursor: z.string().max(400).refine(isUserCursor, 'is not a cursor of this list').optional(),
+  // Any well-formed position, in range or not: it is only compared with the read model's checkpoint, never
+  // sent to a store, and one no store can reach is simply not reached (the answer says it is stale).
   min_position: z.string().refine(isPosition, 'must be a position a command returned').optional(),
 });
 
@@ -45,7 +53,10 @@ export const AdminUserQuery = z.strictObject({
   as_of: z
     .string()
     .max(64)
-    .refine((v) => parseAsOf(v) !== null, 'must be an RFC 3339 time or a position from event JSON')
+    .refine(
+      (v) => parseAsOf(v) !== null && (!isPosition(v) || isStorablePosition(v)),
+      'must be an RFC 3339 time or a position from event JSON',
+    )
     .optional(),
 });
 

@@ -20,14 +20,17 @@ const DOMAIN_TO_PROBLEM: Record<string, ProblemCode> = {
   'email-taken': 'conflict',
 };
 
-const BODY_PARSER_ERRORS: Record<string, ProblemCode> = {
-  'entity.parse.failed': 'malformed-body',
-  'entity.too.large': 'payload-too-large',
-  'encoding.unsupported': 'unsupported-media-type',
-  'charset.unsupported': 'unsupported-media-type',
-  'request.size.invalid': 'malformed-body',
-  'request.aborted': 'malformed-body',
-  'parameters.too.many': 'payload-too-large',
+/**
+ * Errors that express and its libraries raise for a client's mistake, marked with a 4xx `status` (as
+ * http-errors makes them, and as the router marks a path whose percent-encoding does not decode). Body
+ * errors never get here (body.ts turns them into problems); these are what is left, answered by status.
+ */
+const CLIENT_ERROR_STATUS: Record<number, ProblemCode> = {
+  400: 'validation-failed',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
 };
 
 /** Zod issues as `{path, message}` without ever echoing the submitted value (it may be a password). */
@@ -51,20 +54,18 @@ export const toProblem = (err: unknown): HttpProblem => {
   if (err instanceof WrongExpectedVersionError)
     return problem('conflict', 'Concurrent modification; retry the request');
   if (typeof err === 'object' && err !== null) {
-    const e = err as { type?: unknown; code?: unknown; message?: unknown };
-    if (typeof e.type === 'string' && e.type in BODY_PARSER_ERRORS) {
-      const code = BODY_PARSER_ERRORS[e.type] as ProblemCode;
-      return problem(
-        code,
-        code === 'payload-too-large' ? 'The body exceeds 16 KiB' : 'The body could not be parsed',
-      );
-    }
+    const e = err as { code?: unknown; message?: unknown };
     if (typeof e.code === 'string') {
       if (e.code in PROBLEMS && e.code !== 'internal-error') {
         return problem(e.code as ProblemCode, typeof e.message === 'string' ? e.message : undefined);
       }
       const mapped = DOMAIN_TO_PROBLEM[e.code];
       if (mapped) return problem(mapped, typeof e.message === 'string' ? e.message : undefined);
+    }
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // The library's message can quote the input: a fixed detail instead.
+      return problem(CLIENT_ERROR_STATUS[status] ?? 'validation-failed', 'The request is not valid');
     }
   }
   return problem('internal-error', 'An unexpected error occurred');

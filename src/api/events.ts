@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { isPosition, type EventFilter, type EventStore, type Position } from '../application/event-store';
+import type { EventFilter, EventStore, Position } from '../application/event-store';
 import { presentEvents } from '../application/events/present';
 import { FEED_STREAM_PREFIXES, eventJsonSchemas } from '../application/events/schemas';
 import type { AccessTokens, Clock, PersonalDataVault } from '../application/ports';
@@ -8,6 +8,7 @@ import type { Authenticated } from '../application/session/session-check';
 import { authenticate, authOf, requireRole } from './authenticate';
 import { streamEvents } from './event-stream';
 import { problem } from './problem';
+import { FeedPosition, isStorablePosition } from './schemas';
 import { createRouteTable, type RouteTable } from './routes';
 
 /**
@@ -56,8 +57,6 @@ const typesParam = z
       .max(50),
   );
 
-const positionParam = z.string().refine(isPosition, 'must be a position taken from the feed');
-
 const limitParam = z
   .string()
   .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 200')
@@ -65,13 +64,13 @@ const limitParam = z
   .pipe(z.number().int().min(1).max(200));
 
 export const pageQuery = z.strictObject({
-  after: positionParam.optional(),
+  after: FeedPosition.optional(),
   limit: limitParam.optional(),
   types: typesParam.optional(),
 });
 
 export const streamQuery = z.strictObject({
-  after: positionParam.optional(),
+  after: FeedPosition.optional(),
   types: typesParam.optional(),
 });
 
@@ -116,7 +115,9 @@ export const eventRoutes = (deps: EventFeedDeps, options: EventFeedOptions = {})
     const query = streamQuery.parse(req.query);
     // A reconnecting EventSource repeats the URL of its first request: its Last-Event-ID is the newer news.
     const lastEventId = req.get('last-event-id');
-    if (lastEventId !== undefined && !isPosition(lastEventId)) {
+    // Checked like `after` (schemas.ts FeedPosition): a header the store cannot hold is a 400, not a stream
+    // that starts and dies.
+    if (lastEventId !== undefined && !isStorablePosition(lastEventId)) {
       throw problem('validation-failed', 'Last-Event-ID is not a position of this feed', {
         errors: [{ path: 'Last-Event-ID', message: 'must be a position taken from the feed' }],
       });

@@ -58,6 +58,25 @@ export const Reason = z
 
 export const RoleName = z.enum(ROLES);
 
+/**
+ * A position as the feed shows it (`<16 hex>-<16 hex>`, src/application/event-store.ts), within the range
+ * every backend can hold: each half at most 2^63 - 1, i.e. a first hex digit of 0-7. The wire format has
+ * room for two unsigned 64-bit numbers, but
+ * - PostgreSQL and the embedded store keep the second half in a signed `bigint` (global_position), which
+ *   ends at 2^63 - 1: one past it fails the query (`out of range for type bigint`), a 500 before this check;
+ * - their first half is an `xid8`, unsigned 64-bit, but made of a 32-bit epoch and a 32-bit transaction id:
+ *   2^63 would take 2^31 wraparounds of the transaction counter;
+ * - EventStoreDB's commit and prepare positions are unsigned 64-bit in its gRPC API, but the server keeps
+ *   them as signed 64-bit log offsets (its TFPos), 2^64 - 1 meaning "the end" rather than a place.
+ * So one bound, 2^63 - 1 on each half, refuses nothing any store can have written, and everything past it
+ * is a 400 at the API boundary for all three backends.
+ */
+const STORABLE_POSITION = /^[0-7][0-9a-f]{15}-[0-7][0-9a-f]{15}$/;
+
+export const isStorablePosition = (value: string): boolean => STORABLE_POSITION.test(value);
+
+export const FeedPosition = z.string().regex(STORABLE_POSITION, 'must be a position taken from the feed');
+
 export const RegisterRequest = z
   .object({ email: RegistrationEmail, password: NewPassword, username: Username.optional() })
   .strict();

@@ -71,6 +71,21 @@ const schema = z.object({
   RATE_LIMIT_EMAIL_PER_MINUTE: int(30, 1, 1_000_000),
   PROJECTION_LAG_THRESHOLD_SECONDS: int(30, 1, 3600),
   SHUTDOWN_TIMEOUT_SECONDS: int(20, 1, 600),
+  REQUEST_TIMEOUT_SECONDS: int(30, 1, 300),
+  METRICS_PORT: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65535))
+    .optional(),
+  // Sent as `Authorization: Bearer <token>`, so it must be a b64token (RFC 6750 §2.1); long enough that
+  // guessing it is not a way in.
+  METRICS_TOKEN: z
+    .string()
+    .min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)')
+    .max(512)
+    .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must be letters, digits and -._~+/ (a bearer token)')
+    .optional(),
 });
 
 export type Config = {
@@ -103,6 +118,13 @@ export type Config = {
   };
   projectionLagThresholdSeconds: number;
   shutdownTimeoutSeconds: number;
+  /** Whole-request receive timeout of the HTTP server (api/app.ts serverTimeouts). */
+  requestTimeoutSeconds: number;
+  /**
+   * Who may scrape `/metrics` (it counts login outcomes): with `port`, only a second listener on that port
+   * serves it (the main port answers 404); with `token`, only `Authorization: Bearer <token>`. Both may be set.
+   */
+  metrics: { port: number | undefined; token: string | undefined };
 };
 
 export class ConfigError extends Error {
@@ -138,6 +160,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     problems.push('EVENTSTORE_CONNECTION_STRING: required when EVENT_STORE=esdb');
   if (c.SESSION_IDLE_TIMEOUT_SECONDS > c.SESSION_ABSOLUTE_TIMEOUT_SECONDS)
     problems.push('SESSION_IDLE_TIMEOUT_SECONDS: must not exceed SESSION_ABSOLUTE_TIMEOUT_SECONDS');
+  if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT)
+    problems.push('METRICS_PORT: must differ from PORT');
   if (problems.length) throw new ConfigError(problems);
   const port = c.PORT;
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -189,5 +213,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     },
     projectionLagThresholdSeconds: c.PROJECTION_LAG_THRESHOLD_SECONDS,
     shutdownTimeoutSeconds: c.SHUTDOWN_TIMEOUT_SECONDS,
+    requestTimeoutSeconds: c.REQUEST_TIMEOUT_SECONDS,
+    metrics: { port: c.METRICS_PORT, token: c.METRICS_TOKEN },
   };
 };
