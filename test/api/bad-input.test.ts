@@ -375,6 +375,23 @@ describe('the HTTP server of src/main.ts', () => {
     expect(raw.closed).toBe(true);
   });
 
+  it('answers an HTTP/1.1 request without Host with a 400 problem, and ignores an unknown Expect', async () => {
+    const hostless = await rawExchange(portOf(svc.url), 'GET /health/live HTTP/1.1\r\n\r\n', {
+      waitMs: 3000,
+      until: (text) => text.includes('}'),
+    });
+    const answer = problemOf(hostless.text);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ status: 400, code: 'validation-failed' });
+    expectSecurityHeaders(answer.headers);
+    const expecting = await rawExchange(
+      portOf(svc.url),
+      'GET /health/live HTTP/1.1\r\nHost: identity.test\r\nExpect: a-miracle\r\nConnection: close\r\n\r\n',
+      { waitMs: 3000 },
+    );
+    expect(expecting.text).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('closes a connection whose body stalls, within the request timeout', async () => {
     const raw = await rawExchange(
       portOf(svc.url),
