@@ -1,24 +1,39 @@
 import { ZodError } from 'zod';
-import { StoreUnavailableError, WrongExpectedVersionError } from '../application/event-store';
+import {
+  AppendTooLargeError,
+  StoreUnavailableError,
+  WrongExpectedVersionError,
+} from '../application/event-store';
+import { DOMAIN_ERROR_CODES, type DomainErrorCode } from '../domain/shared/errors';
 import { HttpProblem, PROBLEMS, problem, type FieldError, type ProblemCode } from './problem';
 
 /**
- * The one table from failures to problems. Domain errors carry a stable `code`; where it differs from the
- * HTTP slug it is translated here. Anything unknown is a 500 whose details stay in the log.
+ * The one table from domain errors to problems, keyed by the code union: a new domain code does not compile
+ * until it has its problem here. Anything unknown is a 500 whose details stay in the log.
  */
-const DOMAIN_TO_PROBLEM: Record<string, ProblemCode> = {
+const DOMAIN_TO_PROBLEM = {
   'user-not-found': 'not-found',
   'session-not-found': 'not-found',
   // The caller's own session ended while its request ran (a concurrent logout-all): its token is revoked.
   'session-ended': 'invalid-token',
   'user-erased': 'not-found',
   'user-deactivated': 'conflict',
-  'wrong-expected-version': 'conflict',
-  'invalid-position': 'validation-failed',
+  conflict: 'conflict',
+  'invalid-or-expired-token': 'invalid-or-expired-token',
+  'invalid-refresh-token': 'invalid-refresh-token',
   // Roles arrive through a schema that lists them; the domain's own check is the backstop.
   'unknown-role': 'validation-failed',
   'email-taken': 'conflict',
+} as const satisfies Record<DomainErrorCode, ProblemCode>;
+
+/** The event store port's own codes (application/event-store.ts), for errors that are not its classes. */
+const STORE_TO_PROBLEM: Partial<Record<string, ProblemCode>> = {
+  'wrong-expected-version': 'conflict',
+  'invalid-position': 'validation-failed',
 };
+
+const DOMAIN_CODES: ReadonlySet<string> = new Set(DOMAIN_ERROR_CODES);
+const isDomainCode = (code: string): code is DomainErrorCode => DOMAIN_CODES.has(code);
 
 /**
  * Errors that express and its libraries raise for a client's mistake, marked with a 4xx `status` (as
@@ -53,14 +68,17 @@ export const toProblem = (err: unknown): HttpProblem => {
     });
   if (err instanceof WrongExpectedVersionError)
     return problem('conflict', 'Concurrent modification; retry the request');
+  // An append over the store's own limit (EventStoreDB MaxAppendSize): the request carried too much.
+  if (err instanceof AppendTooLargeError)
+    return problem('payload-too-large', 'The request is larger than the event store accepts');
   if (typeof err === 'object' && err !== null) {
     const e = err as { code?: unknown; message?: unknown };
     if (typeof e.code === 'string') {
-      if (e.code in PROBLEMS && e.code !== 'internal-error') {
-        return problem(e.code as ProblemCode, typeof e.message === 'string' ? e.message : undefined);
-      }
-      const mapped = DOMAIN_TO_PROBLEM[e.code];
-      if (mapped) return problem(mapped, typeof e.message === 'string' ? e.message : undefined);
+      const message = typeof e.message === 'string' ? e.message : undefined;
+      if (isDomainCode(e.code)) return problem(DOMAIN_TO_PROBLEM[e.code], message);
+      if (e.code in PROBLEMS && e.code !== 'internal-error') return problem(e.code as ProblemCode, message);
+      const store = STORE_TO_PROBLEM[e.code];
+      if (store) return problem(store, message);
     }
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
