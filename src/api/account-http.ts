@@ -1,14 +1,12 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Actor, CommandContext } from '../application/write/handle';
 import type { WeakPasswordReason } from '../application/ports';
 import { WeakPasswordError } from '../application/user/deps';
 import type { Services } from '../infrastructure/services';
-import { authOf } from './authenticate';
-import { idempotency } from './idempotency';
 import { problem } from './problem';
 import { rateLimit } from './rate-limit';
 
-/** Shared plumbing of the account routes (auth.ts, users.ts, admin.ts). */
+/** Shared plumbing of the routes (routes/mount.ts and the account areas). */
 
 /** Correlation and causation are the request id (X-Request-Id), so a request's events can be found. */
 export const requestContext = (
@@ -37,39 +35,18 @@ export const weakPasswordProblem = (e: WeakPasswordError) =>
     errors: e.reasons.map((reason) => ({ path: e.field, message: REASON_TEXT[reason] })),
   });
 
-type AsyncHandler = (req: Request, res: Response) => Promise<void>;
-
-/** A route handler whose policy refusals become their problem; everything else goes to the error table. */
-export const command =
-  (handler: AsyncHandler): RequestHandler =>
-  async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      await handler(req, res);
-    } catch (e) {
-      next(e instanceof WeakPasswordError ? weakPasswordProblem(e) : e);
-    }
-  };
-
 /** Per-IP token bucket of one endpoint (CONTRACT.md "General rules"); off with RATE_LIMITS_ENABLED=false. */
-export const perIpLimit = (services: Services, bucket: string, perMinute: number): RequestHandler =>
+export const perIpLimit = (
+  services: Pick<Services, 'rateLimiter' | 'config'>,
+  bucket: string,
+  perMinute: number,
+): RequestHandler =>
   rateLimit(
     services.rateLimiter,
     bucket,
     { capacity: perMinute, refillPerMinute: perMinute },
     services.config.rateLimits.enabled,
   );
-
-/**
- * `Idempotency-Key` support for a POST command (CONTRACT.md "General rules"). Mounted after
- * authentication where there is one, so a replay is scoped to the caller.
- */
-export const onceOnly = (services: Services, authenticated: boolean): RequestHandler =>
-  idempotency(services.sql, {
-    storeBody: true,
-    hashKey: services.keys.idempotency,
-    logger: services.logger,
-    ...(authenticated ? { subject: (_req: Request, res: Response) => authOf(res).userId } : {}),
-  });
 
 /** Answers of `/v1/users/me` and every admin route, errors included, are never stored by a cache. */
 export const noStore: RequestHandler = (_req, res, next) => {

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from '../infrastructure/logger';
 import { toProblem } from './errors';
-import { allowedMethods, type RouteInfo, type RouteTable } from './routes';
+import { allowedMethods, type RouteInfo, type RouteTable } from './routes/table';
 import { HttpProblem, problem, problemBody, sendProblem } from './problem';
 
 declare module 'express-serve-static-core' {

@@ -3,46 +3,56 @@ import type { Runtime } from '../infrastructure/runtime';
 import type { Services } from '../infrastructure/services';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/health';
-import { adminRoutes } from './admin';
-import { adminQueryRoutes } from './admin-queries';
 import { createApp } from './app';
-import { authRoutes } from './auth';
-import { discoveryRoutes } from './discovery';
-import { docsRoutes } from './docs';
-import { eventRoutes } from './events';
-import { healthRoutes } from './health';
-import { sessionTable } from './sessions';
-import { metricsRoutes } from './metrics';
-import type { RouteTable } from './routes';
-import { userRoutes } from './users';
+import { openApiDocument } from './openapi';
+import { accountRoutes } from './routes/accounts';
+import { adminRoutes } from './routes/admin';
+import { adminQueryRoutes } from './routes/admin-queries';
+import { DISCOVERY_ROUTES } from './routes/discovery';
+import { DOCS_ROUTES } from './routes/docs';
+import { eventRoutes } from './routes/events';
+import { HEALTH_ROUTES } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import { mountRoutes } from './routes/mount';
+import { sessionTable } from './routes/sessions';
+import type { RouteTable } from './routes/table';
+import { userRoutes } from './routes/users';
 
 /** The whole HTTP surface: every router of the service, in one list. */
-export const apiTables = (services: Services, _runtime: Runtime): RouteTable[] => [
-  healthRoutes([
-    { name: 'event_store', check: async () => (await services.store.ping(), { ok: true }) },
-    { name: 'database', check: async () => (await services.sql.query('select 1'), { ok: true }) },
-    {
-      name: 'projections',
-      check: projectionsReadiness({
-        ...services,
-        statuses: () => _runtime.statuses(),
-        projections,
-        thresholdSeconds: services.config.projectionLagThresholdSeconds,
-      }),
-    },
-  ]),
-  sessionTable(services, _runtime),
-  authRoutes(services),
+export const apiTables = (services: Services, runtime: Runtime): RouteTable[] => [
+  mountRoutes(
+    HEALTH_ROUTES,
+    [
+      { name: 'event_store', check: async () => (await services.store.ping(), { ok: true }) },
+      { name: 'database', check: async () => (await services.sql.query('select 1'), { ok: true }) },
+      {
+        name: 'projections',
+        check: projectionsReadiness({
+          ...services,
+          statuses: () => runtime.statuses(),
+          projections,
+          thresholdSeconds: services.config.projectionLagThresholdSeconds,
+        }),
+      },
+    ],
+    {},
+  ),
+  sessionTable(services, runtime),
+  accountRoutes(services),
   userRoutes(services),
   adminRoutes(services),
-  adminQueryRoutes(services, _runtime),
+  adminQueryRoutes(services, runtime),
   eventRoutes(services),
-  discoveryRoutes({
-    accessTokens: services.accessTokens,
-    issuer: services.config.jwt.issuer,
-    publicUrl: services.config.publicUrl,
-  }),
-  docsRoutes(),
+  mountRoutes(
+    DISCOVERY_ROUTES,
+    {
+      accessTokens: services.accessTokens,
+      issuer: services.config.jwt.issuer,
+      publicUrl: services.config.publicUrl,
+    },
+    {},
+  ),
+  mountRoutes(DOCS_ROUTES, { document: openApiDocument }, {}),
 ];
 
 export const buildApp = (services: Services, runtime: Runtime): Express =>

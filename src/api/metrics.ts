@@ -1,65 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Express, Request } from 'express';
-import type { Config } from '../infrastructure/config';
+import type { Express } from 'express';
 import type { Logger } from '../infrastructure/logger';
 import type { Metrics } from '../infrastructure/metrics';
 import { createApp } from './app';
-import { problem } from './problem';
-import { createRouteTable, type RouteTable } from './routes';
+import { metricsRoutes } from './routes/metrics';
 
-/** Who may scrape a server's `/metrics`: the counts of login outcomes are not for everyone to read. */
-export type MetricsAccess = {
-  /** false: this server does not serve the metrics (METRICS_PORT does): 404, as for any unknown path. */
-  served: boolean;
-  /** When set, a scrape must send `Authorization: Bearer <token>` (METRICS_TOKEN). */
-  token: string | undefined;
-};
-
-const OPEN: MetricsAccess = { served: true, token: undefined };
-
-/** The main app's access, set by `exposeMetrics` at start-up; an app nobody restricted stays open. */
-const mainAccess = new WeakMap<Metrics, MetricsAccess>();
-
-/**
- * Restricts the main app's `/metrics` as configured (src/main.ts): with METRICS_PORT the main port answers
- * 404 and `metricsApp` serves them on their own listener; with METRICS_TOKEN every scrape needs the token.
- */
-export const exposeMetrics = (metrics: Metrics, config: Config['metrics']): void => {
-  mainAccess.set(metrics, { served: config.port === undefined, token: config.token });
-};
-
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
-
-/**
- * The bearer token against the configured one in constant time: both are hashed first, so the comparison
- * takes as long whatever the presented token's length and content (timingSafeEqual needs equal lengths).
- */
-const presents = (req: Request, token: string): boolean => {
-  const match = /^Bearer +([^\s]+) *$/i.exec(req.get('authorization') ?? '');
-  return match !== null && timingSafeEqual(digest(match[1]!), digest(token));
-};
-
-/** Prometheus exposition. It carries no personal data; who may read it is `MetricsAccess`. */
-export const metricsRoutes = (metrics: Metrics, access?: MetricsAccess): RouteTable => {
-  const table = createRouteTable();
-  table.add('get', '/metrics', async (req, res) => {
-    const { served, token } = access ?? mainAccess.get(metrics) ?? OPEN;
-    res.setHeader('Cache-Control', 'no-store');
-    if (!served) throw problem('not-found', 'No such resource');
-    if (token !== undefined && !presents(req, token)) {
-      // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-      const challenge = req.get('authorization')
-        ? 'Bearer realm="metrics", error="invalid_token"'
-        : 'Bearer realm="metrics"';
-      throw problem('invalid-token', 'The metrics need the metrics bearer token', {
-        headers: { 'WWW-Authenticate': challenge },
-      });
-    }
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
-  return table;
-};
+export { exposeMetrics, metricsRoutes, type MetricsAccess } from './routes/metrics';
 
 /** The app of the METRICS_PORT listener: `/metrics` (behind METRICS_TOKEN when set) and nothing else. */
 export const metricsApp = (

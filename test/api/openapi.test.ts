@@ -9,8 +9,8 @@ import {
   toOpenApiPath,
 } from '../../src/api/openapi';
 import { PROBLEMS } from '../../src/api/problem';
-import { ROUTE_SPECS } from '../../src/api/openapi-routes';
-import type { Method, RouteInfo } from '../../src/api/routes';
+import { ROUTES } from '../../src/api/routes';
+import type { Method, RouteInfo } from '../../src/api/routes/table';
 import { expectProblem, registerVerified, sendJson, STRONG_PASSWORD } from '../support/account-flows';
 import { startTestApp, type TestApp } from '../support/app';
 import { testBackends } from '../support/databases';
@@ -55,12 +55,15 @@ describe('the OpenAPI document', () => {
   });
   afterAll(() => t.close());
 
-  it('documents every route of the service, and documents no route the service does not have', () => {
+  it('documents every route the app serves: the definitions by construction, nothing mounted besides them', () => {
     const fromTables = apiTables(t.services, t.runtime).flatMap((table) => table.routes);
     const mounted = mountedRoutes(t.app);
     // The walk sees the tables too: if it stopped finding routes, the parity below would prove nothing.
     expect(mounted.length).toBeGreaterThanOrEqual(fromTables.length);
     expect(mounted).toContainEqual({ method: 'get', path: '/metrics' });
+    // The document is built from ROUTES, the app from the same definitions: every one of them is mounted.
+    const key = (r: RouteInfo) => `${r.method} ${r.path}`;
+    expect(new Set(mounted.map(key))).toEqual(new Set(ROUTES.map(key)));
 
     expect(routeParity([...fromTables, ...mounted], openApiDocument())).toEqual({
       undocumented: [],
@@ -69,7 +72,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('the parity check fails both ways: a route without an entry, and an entry without a route', () => {
-    const routes: RouteInfo[] = ROUTE_SPECS.map((s) => ({ method: s.method, path: s.path }));
+    const routes: RouteInfo[] = ROUTES.map((s) => ({ method: s.method, path: s.path }));
     expect(routeParity(routes, openApiDocument())).toEqual({ undocumented: [], unrouted: [] });
     const extra: RouteInfo = { method: 'post', path: '/v1/users/me/avatar/:size' };
     expect(routeParity([...routes, extra], openApiDocument()).undocumented).toEqual([
@@ -110,7 +113,7 @@ describe('the OpenAPI document', () => {
     expect(problem.properties.code.enum).toEqual(Object.keys(PROBLEMS));
     type MediaType = { examples: Record<string, { value: unknown }> };
     type Operation = { responses: Record<string, { content: Record<string, MediaType> }> };
-    for (const spec of ROUTE_SPECS) {
+    for (const spec of ROUTES) {
       const op = (document.paths as Record<string, Record<string, Operation>>)[toOpenApiPath(spec.path)]![
         spec.method
       ]!;
@@ -153,8 +156,8 @@ describe('the OpenAPI document', () => {
     };
     expect(me.security).toEqual([{ bearerAuth: [] }]);
     expect(me.responses['401']!.headers).toHaveProperty('WWW-Authenticate');
-    const postCommands = ROUTE_SPECS.filter((s) => s.method === 'post' && s.path !== '/v1/auth/test-token');
-    expect(postCommands.filter((s) => !s.idempotent).map((s) => s.path)).toEqual([]);
+    const postCommands = ROUTES.filter((s) => s.method === 'post' && s.path !== '/v1/auth/test-token');
+    expect(postCommands.filter((s) => !s.idempotency).map((s) => s.path)).toEqual([]);
     expect(specOf('post', '/v1/auth/change-password')?.problems).toContainEqual({
       code: 'invalid-credentials',
       status: 403,

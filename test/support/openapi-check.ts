@@ -1,7 +1,7 @@
 /**
  * Checks a live answer against the OpenAPI document: the operation must list the status with the answer's
  * media type, and the body must pass the zod schema that the document's entry was generated from (the
- * success schema kept with the entry in src/api/openapi-routes.ts, or the operation's problem schema).
+ * success schema of the route's definition in src/api/routes/<area>.ts, or the operation's problem schema).
  *
  *   const { failures, body } = await checkAnswer(res, 'get', '/v1/users/me');
  *   expect(failures).toEqual([]);
@@ -16,7 +16,7 @@ import {
   toOpenApiPath,
   UNMATCHED,
 } from '../../src/api/openapi';
-import { PROBLEM_TYPE } from '../../src/api/openapi-spec';
+import { PROBLEM_TYPE } from '../../src/api/routes/route';
 
 export type AnswerCheck = { failures: string[]; body: unknown };
 

@@ -1,16 +1,16 @@
 import { once } from 'node:events';
 import type { Server } from 'node:net';
 import type { Request, Response } from 'express';
-import type { EventFilter, EventStore, Position } from '../application/event-store';
-import { presentEvent } from '../application/events/present';
+import type { EventFilter, EventStore, Position } from '../../application/event-store';
+import { presentEvent } from '../../application/events/present';
 import {
   InvalidAccessTokenError,
   type AccessTokens,
   type Clock,
   type PersonalDataVault,
-} from '../application/ports';
-import { checkAccessToken, type Authenticated } from '../application/session/session-check';
-import { authOf } from './authenticate';
+} from '../../application/ports';
+import { checkAccessToken, type Authenticated } from '../../application/session/session-check';
+import { authOf } from '../authenticate';
 
 export type StreamDeps = {
   store: EventStore;

@@ -1,9 +1,9 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { envelopeSchema, positionSchema } from '../application/events/schemas';
-import { PROBLEMS, PROBLEM_TYPE_BASE, type ProblemCode } from './problem';
-import { Profile, RoleName } from './schemas';
-import { SessionListResponse, TokenResponse } from './session-schemas';
+import { envelopeSchema, positionSchema } from '../../application/events/schemas';
+import { PROBLEMS, PROBLEM_TYPE_BASE, type ProblemCode } from '../problem';
+import { Profile, RoleName } from '../schemas';
+import { SessionListResponse, TokenResponse } from '../session-schemas';
 
 // `.openapi('Name')` (a named component) needs the extension; it is idempotent and only adds that method.
 extendZodWithOpenApi(z);
@@ -74,7 +74,7 @@ export const UserHistoryPage = eventPage(
 
 const USER_STATUS = z.enum(['pending_verification', 'active', 'deactivated', 'erased']);
 
-/** `presentUserRow` (admin-queries.ts): a row of the user directory read model. */
+/** `presentUserRow` (routes/admin-queries.ts): a row of the user directory read model. */
 export const AdminUserRow = z
   .object({
     id: uuid,
