@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import type { Runtime } from '../infrastructure/runtime';
 import type { Services } from '../infrastructure/services';
 import { projections } from '../projections';
-import { projectionsReadiness } from '../projections/health';
+import { projectionsReadiness } from '../projections/runtime/health';
 import { createApp } from './app';
 import { openApiDocument } from './openapi';
 import { accountRoutes } from './routes/accounts';

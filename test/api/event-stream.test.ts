@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { EventStore } from '../../src/application/event-store';
 import { createApp } from '../../src/api/app';
-import { eventRoutes, type EventFeedOptions } from '../../src/api/events';
+import { eventRoutes, type EventFeedOptions } from '../../src/api/routes/events';
 import { expectProblem, registerVerified } from '../support/account-flows';
 import type { TestApp } from '../support/app';
 import { testBackends } from '../support/databases';
