@@ -192,8 +192,6 @@ export const decodePosition = (position: Position): [bigint, bigint] => {
 
 export const isPosition = (value: string): value is Position => HEX16.test(value);
 
-export const comparePositions = (a: Position, b: Position): number => (a < b ? -1 : a > b ? 1 : 0);
-
 export class InvalidPositionError extends Error {
   readonly code = 'invalid-position';
   constructor(readonly value: string) {

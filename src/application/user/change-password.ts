@@ -6,7 +6,7 @@ import {
   requireUsableAccount,
   userDecider,
   userStreamId,
-  changePassword as decideChangePassword,
+  decideChangePassword,
   type UserState,
 } from '../../domain/user';
 import { openSealed, WeakPasswordError, type AccountDeps } from './deps';

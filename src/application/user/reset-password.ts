@@ -3,7 +3,7 @@ import type { Position } from '../event-store';
 import { isDomainError } from '../../domain/shared';
 import {
   invalidToken,
-  resetPassword as decideReset,
+  decideResetPassword as decideReset,
   userDecider,
   userStreamId,
   type ResetPassword,

@@ -8,21 +8,26 @@ import {
   type Recorded,
 } from '../shared/decider';
 import {
-  deactivateUser,
+  decideDeactivateUser,
   decideRevokeRole,
-  eraseUser,
-  grantRole,
-  reactivateUser,
-  unlockUser,
+  decideEraseUser,
+  decideGrantRole,
+  decideReactivateUser,
+  decideUnlockUser,
   type RevokeRoleOutcome,
 } from './admin';
 import type { UserCommand } from './commands';
 import type { UserEvent } from './events';
 import { NO_LOCKOUT, withAttemptResolved, withAttemptStarted, withFailuresCleared } from './lockout';
 import { checkPassword, startLoginAttempt, type LoginAttemptDecision, type LoginOutcome } from './login';
-import { changePassword, requestPasswordReset, resetPassword, type PasswordChangeOutcome } from './password';
-import { endAllSessions, updateProfile } from './profile';
-import { registerUser, resendVerification, verifyEmail } from './registration';
+import {
+  decideChangePassword,
+  requestPasswordReset,
+  decideResetPassword,
+  type PasswordChangeOutcome,
+} from './password';
+import { endAllSessions, decideUpdateProfile } from './profile';
+import { decideRegisterUser, decideResendVerification, decideVerifyEmail } from './registration';
 import {
   initialUserState,
   isAccount,
@@ -42,35 +47,35 @@ export type UserOutcome =
 export const decide = (command: UserCommand, state: UserState): Decision<UserOutcome, UserEvent> => {
   switch (command.type) {
     case 'RegisterUser':
-      return recorded(registerUser(command, state));
+      return recorded(decideRegisterUser(command, state));
     case 'VerifyEmail':
-      return recorded(verifyEmail(command, state));
+      return recorded(decideVerifyEmail(command, state));
     case 'ResendVerification':
-      return recorded(resendVerification(command, state));
+      return recorded(decideResendVerification(command, state));
     case 'StartLoginAttempt':
       return startLoginAttempt(command, state);
     case 'CheckPassword':
       return checkPassword(command, state);
     case 'ChangePassword':
-      return changePassword(command, state);
+      return decideChangePassword(command, state);
     case 'RequestPasswordReset':
       return recorded(requestPasswordReset(command, state));
     case 'ResetPassword':
-      return recorded(resetPassword(command, state));
+      return recorded(decideResetPassword(command, state));
     case 'UpdateProfile':
-      return recorded(updateProfile(command, state));
+      return recorded(decideUpdateProfile(command, state));
     case 'EndAllSessions':
       return recorded(endAllSessions(command, state));
     case 'DeactivateUser':
-      return recorded(deactivateUser(command, state));
+      return recorded(decideDeactivateUser(command, state));
     case 'ReactivateUser':
-      return recorded(reactivateUser(command, state));
+      return recorded(decideReactivateUser(command, state));
     case 'UnlockUser':
-      return recorded(unlockUser(command, state));
+      return recorded(decideUnlockUser(command, state));
     case 'EraseUser':
-      return recorded(eraseUser(command, state));
+      return recorded(decideEraseUser(command, state));
     case 'GrantRole':
-      return recorded(grantRole(command, state));
+      return recorded(decideGrantRole(command, state));
     case 'RevokeRole':
       return decideRevokeRole(command, state);
     default:

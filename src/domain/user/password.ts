@@ -18,7 +18,7 @@ export type PasswordChangeDecision = Decision<PasswordChangeOutcome, UserEvent>;
  * change must still be alive on the user stream: a retry after a concurrent logout-all must not bring it
  * back as the survivor.
  */
-export const changePassword = ({ data }: ChangePassword, state: UserState): PasswordChangeDecision => {
+export const decideChangePassword = ({ data }: ChangePassword, state: UserState): PasswordChangeDecision => {
   const account = requireUsableAccount(state);
   if (
     !isSessionAlive(account, {
@@ -66,7 +66,7 @@ export const requestPasswordReset = ({ data }: RequestPasswordReset, state: User
  * Single use: a second use of the same token is `invalid-or-expired-token`, not a silent repeat (the
  * contract makes the token single use; a retried HTTP request is the Idempotency-Key's job).
  */
-export const resetPassword = ({ data }: ResetPassword, state: UserState): UserEvent[] => {
+export const decideResetPassword = ({ data }: ResetPassword, state: UserState): UserEvent[] => {
   const account = requireTokenHolder(state);
   const token = account.passwordReset;
   if (token === null || !isTokenValid(token, data.tokenHash, data.now)) throw invalidToken();

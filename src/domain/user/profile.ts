@@ -7,7 +7,7 @@ import { requireAccount, requireUsableAccount, type UserState } from './state';
  * Sealed values are compared as they are: the application passes the stored sealed username when the
  * name did not change, and a fresh sealing of the same name records one harmless extra event.
  */
-export const updateProfile = ({ data }: UpdateProfile, state: UserState): UserEvent[] => {
+export const decideUpdateProfile = ({ data }: UpdateProfile, state: UserState): UserEvent[] => {
   const account = requireUsableAccount(state);
   if (account.username === data.username) return [];
   return [{ type: 'UserProfileUpdated', data: { username: data.username } }];

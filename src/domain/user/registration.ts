@@ -22,7 +22,7 @@ const verificationRequest = (
   return [{ type: 'EmailVerificationRequested', data: tokenEventData(token) }];
 };
 
-export const registerUser = ({ data }: RegisterUser, state: UserState): UserEvent[] => {
+export const decideRegisterUser = ({ data }: RegisterUser, state: UserState): UserEvent[] => {
   const fresh = {
     tokenId: data.verificationTokenId,
     tokenHash: data.verificationTokenHash,
@@ -63,7 +63,7 @@ export const registerUser = ({ data }: RegisterUser, state: UserState): UserEven
   }
 };
 
-export const verifyEmail = ({ data }: VerifyEmail, state: UserState): UserEvent[] => {
+export const decideVerifyEmail = ({ data }: VerifyEmail, state: UserState): UserEvent[] => {
   const account = requireTokenHolder(state);
   if (account.emailVerified) {
     if (account.verifiedWithTokenHash === data.tokenHash) return [];
@@ -73,7 +73,7 @@ export const verifyEmail = ({ data }: VerifyEmail, state: UserState): UserEvent[
   return [{ type: 'EmailVerified', data: { at: toTimestamp(data.now) } }];
 };
 
-export const resendVerification = ({ data }: ResendVerification, state: UserState): UserEvent[] => {
+export const decideResendVerification = ({ data }: ResendVerification, state: UserState): UserEvent[] => {
   const account = requireUsableAccount(state);
   if (account.emailVerified) return [];
   return verificationRequest(

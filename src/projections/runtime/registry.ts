@@ -65,9 +65,6 @@ export const readRegistry = async (sql: SqlExecutor, name: string): Promise<Regi
   return r.rows[0] ? toEntry(r.rows[0]) : null;
 };
 
-export const readAllRegistry = async (sql: SqlExecutor): Promise<RegistryEntry[]> =>
-  (await sql.query<Row>(`select ${COLUMNS} from projections order by name`)).rows.map(toEntry);
-
 /**
  * The active build, locked for the caller's transaction (`share`: a live batch; `update`: a rebuild's
  * prepare or switch). The first caller ever creates the first build: empty tables of the code's version.

@@ -2,7 +2,7 @@ import type { ChangePassword, RequestPasswordReset, ResetPassword } from '../../
 import { userDecider } from '../../../src/domain/user/decider';
 import type { UserEvent } from '../../../src/domain/user/events';
 import { canAttemptLogin, checkPassword } from '../../../src/domain/user/login';
-import { changePassword } from '../../../src/domain/user/password';
+import { decideChangePassword } from '../../../src/domain/user/password';
 import { deciderSpec } from '../../support/decider-spec';
 import {
   ATTEMPT_ID,
@@ -69,7 +69,7 @@ const lockedAt = (fromMs: number): UserEvent[] => [
 
 describe('ChangePassword', () => {
   it('changes the password and keeps the session making the change', () => {
-    expect(changePassword(change(T, true), stateOf(activeUser))).toStrictEqual({
+    expect(decideChangePassword(change(T, true), stateOf(activeUser))).toStrictEqual({
       outcome: 'changed',
       events: [passwordChanged(T)],
     });
@@ -77,7 +77,7 @@ describe('ChangePassword', () => {
 
   it('clears earlier failures along with the change', () => {
     expect(
-      changePassword(change(T + 10 * SECOND, true), stateOf([...activeUser, ...failures(2, T)])),
+      decideChangePassword(change(T + 10 * SECOND, true), stateOf([...activeUser, ...failures(2, T)])),
     ).toStrictEqual({
       outcome: 'changed',
       events: [
@@ -88,7 +88,7 @@ describe('ChangePassword', () => {
   });
 
   it('counts a wrong current password toward the lockout and answers invalid_credentials', () => {
-    expect(changePassword(change(T, false), stateOf(activeUser))).toStrictEqual({
+    expect(decideChangePassword(change(T, false), stateOf(activeUser))).toStrictEqual({
       outcome: 'invalid_credentials',
       events: [loginFailed(T, 1)],
     });
@@ -96,7 +96,7 @@ describe('ChangePassword', () => {
 
   it('locks on the 5th wrong current password, counting login failures too', () => {
     expect(
-      changePassword(change(T + 4 * SECOND, false), stateOf([...activeUser, ...failures(4, T)])),
+      decideChangePassword(change(T + 4 * SECOND, false), stateOf([...activeUser, ...failures(4, T)])),
     ).toStrictEqual({
       outcome: 'invalid_credentials',
       events: [loginFailed(T + 4 * SECOND, 5), accountLocked(T + 4 * SECOND + MINUTE, 1)],
@@ -105,7 +105,7 @@ describe('ChangePassword', () => {
 
   it('answers locked without appending while locked', () => {
     expect(
-      changePassword(change(T + 10 * SECOND, true), stateOf([...activeUser, ...lockedAt(T)])),
+      decideChangePassword(change(T + 10 * SECOND, true), stateOf([...activeUser, ...lockedAt(T)])),
     ).toStrictEqual({
       outcome: 'locked',
       events: [],
