@@ -96,11 +96,16 @@ for (const backend of testBackends()) {
       await sleep(30);
       const right = await login(one, account, account.password);
       expect(new Set(await wrong)).toEqual(new Set([401]));
-      expect(checksSince(before)).toBeLessThanOrEqual(LOCKOUT_THRESHOLD);
+      const checks = checksSince(before);
 
       const events = await one.t.services.store.readStream(`user-${account.userId}`);
       const succeeded = events.find((e) => e.type === 'LoginSucceeded');
       if (right === 200) {
+        // A proven password clears the failures, as any successful login does: the guesses after it count
+        // anew, at most five again before the lock.
+        const after = events.slice(events.indexOf(succeeded!)).filter((e) => e.type === 'LoginFailed');
+        expect(after.length).toBeLessThanOrEqual(LOCKOUT_THRESHOLD);
+        expect(checks).toBeLessThanOrEqual(2 * LOCKOUT_THRESHOLD);
         // Accepted only as one of the five guesses, decided on the stream as it was when recorded: no lock
         // before it, and its reservation among the first five.
         const id = (succeeded?.data as { attemptId: string }).attemptId;
@@ -113,6 +118,7 @@ for (const backend of testBackends()) {
       } else {
         expect(right).toBe(401);
         expect(succeeded).toBeUndefined();
+        expect(checks).toBeLessThanOrEqual(LOCKOUT_THRESHOLD);
       }
     });
 
