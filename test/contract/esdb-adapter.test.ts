@@ -15,30 +15,16 @@ import {
   type SubscriptionMessage,
 } from '../../src/application/event-store';
 import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/esdb-event-store';
+import { collectSubscription } from './event-store-contract-support';
 import { FakeEventStoreDb, whenBack } from '../support/esdb-fake';
 
 const ev = (type: string, data: Record<string, unknown> = {}): NewEvent => ({ type, data });
 
-/** Collects messages until `until` says stop (or the timeout), then aborts the subscription. */
-const collect = async (
+const collect = (
   store: EventStore,
   options: Parameters<EventStore['subscribeToAll']>[0],
   until: (seen: SubscriptionMessage[]) => boolean,
-  timeoutMs = 5000,
-): Promise<SubscriptionMessage[]> => {
-  const seen: SubscriptionMessage[] = [];
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  try {
-    for await (const m of store.subscribeToAll({ ...options, signal: ac.signal })) {
-      seen.push(m);
-      if (until(seen)) break;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return seen;
-};
+) => collectSubscription(store, options, until, 5000);
 
 const events = (messages: SubscriptionMessage[]) =>
   messages.flatMap((m) => (m.kind === 'event' ? [m.event] : []));

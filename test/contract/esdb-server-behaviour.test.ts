@@ -18,6 +18,7 @@ import {
   EventStoreDbEventStore,
   UnsupportedEventStoreError,
 } from '../../src/infrastructure/event-store/esdb-event-store';
+import { collectSubscription } from './event-store-contract-support';
 import { FakeEventStoreDb, type FakeEventStoreDbOptions } from '../support/esdb-fake';
 
 const ev = (type: string, data: Record<string, unknown> = {}): NewEvent => ({ type, data });
@@ -157,26 +158,12 @@ describe('server versions and deletes', () => {
   });
 });
 
-/** Collects messages until `until` says stop, then aborts the subscription. */
-const collect = async (
+const collect = (
   store: EventStore,
   options: Parameters<EventStore['subscribeToAll']>[0],
   until: (seen: SubscriptionMessage[]) => boolean,
   timeoutMs = 10_000,
-): Promise<SubscriptionMessage[]> => {
-  const seen: SubscriptionMessage[] = [];
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  try {
-    for await (const m of store.subscribeToAll({ ...options, signal: ac.signal })) {
-      seen.push(m);
-      if (until(seen)) break;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return seen;
-};
+) => collectSubscription(store, options, until, timeoutMs);
 
 describe('positions and checkpoints as a 24.10 server hands them out', () => {
   it('positions are sparse byte offsets; catch-up checkpoints of shape (X, 0) and (0, 0) resume exactly at the next event', async () => {

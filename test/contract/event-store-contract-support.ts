@@ -7,6 +7,7 @@ import {
   type NewEvent,
   type Position,
   type RecordedEvent,
+  type SubscriptionMessage,
 } from '../../src/application/event-store';
 
 export type ContractSubject = { store: EventStore; close: () => Promise<void> };
@@ -88,4 +89,25 @@ export const expectWrongVersion = async (
 
 export const expectStrictlyIncreasing = (positions: Position[]): void => {
   for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
+};
+
+/** Collects messages until `until` says stop (or `timeoutMs`), then aborts the subscription. */
+export const collectSubscription = async (
+  store: EventStore,
+  options: Parameters<EventStore['subscribeToAll']>[0],
+  until: (seen: SubscriptionMessage[]) => boolean,
+  timeoutMs: number,
+): Promise<SubscriptionMessage[]> => {
+  const seen: SubscriptionMessage[] = [];
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    for await (const m of store.subscribeToAll({ ...options, signal: ac.signal })) {
+      seen.push(m);
+      if (until(seen)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return seen;
 };
