@@ -69,12 +69,7 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     await deps.hasher.verifyDummy(input.password);
     return {
       kind: 'invalid_credentials',
-      reason:
-        reserved.outcome === 'deactivated'
-          ? 'deactivated'
-          : reserved.outcome === 'locked'
-            ? 'locked'
-            : 'unknown',
+      reason: reserved.outcome,
     };
   }
 
@@ -89,7 +84,6 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     checks.set(sealedHash, result);
     return result;
   };
-  const reservedState = reserved.state;
   const decided = await handle(
     deps.store,
     userDecider,
@@ -114,7 +108,7 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     },
     ctx,
     {
-      initial: { state: reservedState, revision: reserved.revision, last: null },
+      initial: { state: reserved.state, revision: reserved.revision, last: null },
       attempts: 16,
     },
   );
