@@ -2,6 +2,7 @@ import { loadStream } from '../../application/write/handle';
 import type { EventStore } from '../../application/event-store';
 import type { MailMessage } from '../../application/mail/ports';
 import type { OneTimeTokens, PersonalDataVault } from '../../application/ports';
+import type { Templates } from '../../application/templates';
 import { isAccount, userDecider, userStreamId } from '../../domain/user';
 import {
   passwordChangedEmail,
@@ -27,7 +28,9 @@ export type ComposeDeps = {
   store: EventStore;
   vault: Pick<PersonalDataVault, 'open'>;
   oneTimeTokens: OneTimeTokens;
-  publicUrl: string;
+  templates: Templates;
+  /** EMAIL_LINK_BASE_URL (default PUBLIC_URL): the base of every mailed link. */
+  linkBaseUrl: string;
   /** A notice older than this when it could first be sent is dropped rather than sent late. */
   staleAfterMs: number;
 };
@@ -60,7 +63,7 @@ export const composeMail = async (
 };
 
 const messageFor = (deps: ComposeDeps, request: MailRequest, to: string, now: Date): MailMessage | null => {
-  const ctx: TemplateContext = { publicUrl: deps.publicUrl };
+  const ctx: TemplateContext = { linkBaseUrl: deps.linkBaseUrl, templates: deps.templates };
   const at = request.occurredAt;
   const left = request.tokenExpiresAt ? request.tokenExpiresAt.getTime() - now.getTime() : 0;
   const token = (kind: 'verify-email' | 'reset-password') =>

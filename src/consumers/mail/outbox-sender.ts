@@ -5,6 +5,7 @@ import { MailDeliveryError, type Mailer } from '../../application/mail/ports';
 import { composeMail } from './compose';
 import type { Clock, OneTimeTokens, PersonalDataVault } from '../../application/ports';
 import type { SqlClient } from '../../application/sql';
+import type { Templates } from '../../application/templates';
 
 type SenderLogger = {
   debug: (obj: object, msg: string) => void;
@@ -20,7 +21,9 @@ export type OutboxSenderDeps = {
   mailer: Mailer;
   clock: Clock;
   logger: SenderLogger;
-  publicUrl: string;
+  templates: Templates;
+  /** EMAIL_LINK_BASE_URL (default PUBLIC_URL). */
+  linkBaseUrl: string;
 };
 
 export type OutboxSenderOptions = {
