@@ -17,6 +17,8 @@ import { mountRoutes } from './routes/mount';
 import { sessionTable } from './routes/sessions';
 import type { RouteTable } from './routes/table';
 import { userRoutes } from './routes/users';
+import { mountPages } from '../pages/mount';
+import { PAGE_ROUTES } from '../pages/routes';
 
 /** The whole HTTP surface: every router of the service, in one list. */
 export const apiTables = (services: Services, runtime: Runtime): RouteTable[] => [
@@ -59,7 +61,12 @@ export const buildApp = (services: Services, runtime: Runtime): Express =>
   createApp({
     logger: services.logger,
     trustProxy: services.config.trustProxy,
-    tables: [...apiTables(services, runtime), metricsRoutes(services.metrics)],
+    // The hosted pages (src/pages/): HTML, not part of the JSON API or its document.
+    tables: [
+      ...apiTables(services, runtime),
+      metricsRoutes(services.metrics),
+      mountPages(PAGE_ROUTES, services),
+    ],
     onRequestDone: ({ method, route, status, seconds }) =>
       services.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
   });

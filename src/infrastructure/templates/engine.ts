@@ -80,6 +80,7 @@ export type TemplateOptions = {
 /** One line, no control characters: a subject is a header. */
 const oneLine = (value: string): string =>
   value
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
