@@ -4,6 +4,7 @@ import type { Services } from '../infrastructure/services';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/runtime/health';
 import { createApp } from './app';
+import { corsFor } from './cors';
 import { openApiDocument } from './openapi';
 import { accountRoutes } from './routes/accounts';
 import { adminRoutes } from './routes/admin';
@@ -61,6 +62,7 @@ export const buildApp = (services: Services, runtime: Runtime): Express =>
   createApp({
     logger: services.logger,
     trustProxy: services.config.trustProxy,
+    before: [corsFor(services.config.cors)],
     // The hosted pages (src/pages/): HTML, not part of the JSON API or its document.
     tables: [
       ...apiTables(services, runtime),

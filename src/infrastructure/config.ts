@@ -174,6 +174,7 @@ const parseOrigins = (value: string | undefined, problems: string[]): string[] =
     }
     const ok =
       parsed !== null &&
+      !raw.includes('*') &&
       (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
       parsed.origin === raw.replace(/\/$/, '');
     if (!ok || parsed === null) {
