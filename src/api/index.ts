@@ -18,6 +18,7 @@ import { mountRoutes } from './routes/mount';
 import { sessionTable } from './routes/sessions';
 import type { RouteTable } from './routes/table';
 import { userRoutes } from './routes/users';
+import { selfServiceRoutes } from './routes/self-service';
 import { mountPages } from '../pages/mount';
 import { PAGE_ROUTES } from '../pages/routes';
 
@@ -43,6 +44,7 @@ export const apiTables = (services: Services, runtime: Runtime): RouteTable[] =>
   sessionTable(services, runtime),
   accountRoutes(services),
   userRoutes(services),
+  selfServiceRoutes(services),
   adminRoutes(services),
   adminQueryRoutes(services, runtime),
   eventRoutes(services),

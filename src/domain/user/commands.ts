@@ -63,6 +63,12 @@ export type ChangePassword = DomainCommand<
   }
 >;
 
+/**
+ * The signed-in user proves the password again before an irreversible step of their own (deleting the
+ * account, changing the address): a wrong one counts toward the lockout as on login.
+ */
+export type ConfirmPassword = DomainCommand<'ConfirmPassword', { passwordVerified: boolean; now: Date }>;
+
 export type RequestPasswordReset = DomainCommand<
   'RequestPasswordReset',
   { tokenId: string; tokenHash: string; expiresAt: Date; now: Date }
@@ -104,6 +110,7 @@ export type UserCommand =
   | StartLoginAttempt
   | CheckPassword
   | ChangePassword
+  | ConfirmPassword
   | RequestPasswordReset
   | ResetPassword
   | UpdateProfile

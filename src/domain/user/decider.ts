@@ -22,9 +22,11 @@ import { NO_LOCKOUT, withAttemptResolved, withAttemptStarted, withFailuresCleare
 import { checkPassword, startLoginAttempt, type LoginAttemptDecision, type LoginOutcome } from './login';
 import {
   decideChangePassword,
+  decideConfirmPassword,
   requestPasswordReset,
   decideResetPassword,
   type PasswordChangeOutcome,
+  type PasswordConfirmOutcome,
 } from './password';
 import { endAllSessions, decideUpdateProfile } from './profile';
 import { decideRegisterUser, decideResendVerification, decideVerifyEmail } from './registration';
@@ -42,7 +44,12 @@ export const initialState: UserState = initialUserState;
 
 /** Every outcome a user command can answer; each command's own function narrows it (login.ts, ...). */
 export type UserOutcome =
-  Recorded | LoginOutcome | LoginAttemptDecision['outcome'] | PasswordChangeOutcome | RevokeRoleOutcome;
+  | Recorded
+  | LoginOutcome
+  | LoginAttemptDecision['outcome']
+  | PasswordChangeOutcome
+  | PasswordConfirmOutcome
+  | RevokeRoleOutcome;
 
 export const decide = (command: UserCommand, state: UserState): Decision<UserOutcome, UserEvent> => {
   switch (command.type) {
@@ -58,6 +65,8 @@ export const decide = (command: UserCommand, state: UserState): Decision<UserOut
       return checkPassword(command, state);
     case 'ChangePassword':
       return decideChangePassword(command, state);
+    case 'ConfirmPassword':
+      return decideConfirmPassword(command, state);
     case 'RequestPasswordReset':
       return recorded(requestPasswordReset(command, state));
     case 'ResetPassword':
