@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CurrentPassword, RegistrationEmail } from './schemas';
+import { CurrentPassword, OneTimeToken, RegistrationEmail } from './schemas';
 
 /** Account self-service bodies (CONTRACT.md "Pages a person opens"): each step proven with the password. */
 export const DeleteAccountRequest = z.object({ password: CurrentPassword }).strict();
@@ -9,3 +9,7 @@ export const ChangeEmailRequest = z
   .strict();
 
 export const ChangeEmailAccepted = z.object({ status: z.literal('confirmation_sent') });
+
+export const ConfirmEmailChangeRequest = z.object({ token: OneTimeToken }).strict();
+
+export const EmailChangedResponse = z.object({ email_changed: z.literal(true) });

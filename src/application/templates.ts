@@ -11,6 +11,12 @@ import type { MailKind } from '../catalog';
  * never from a request header.
  */
 
+/**
+ * The mail templates: one per kind of mail, and `email-change-taken`, what the `email-change` mail
+ * becomes when the new address already belongs to an account (its owner learns someone tried; no link).
+ */
+export type MailTemplateName = MailKind | 'email-change-taken';
+
 /** What every mail template gets. */
 export type MailData = {
   /** PRODUCT_NAME. */
@@ -41,6 +47,8 @@ export const PAGE_NAMES = [
   'reset-password-done',
   'forgot-password',
   'forgot-password-sent',
+  'confirm-email',
+  'confirm-email-done',
   'link-invalid',
   'error',
 ] as const;
@@ -59,7 +67,7 @@ export type PageData = {
   continueUrl?: string | null;
   errors?: FieldError[];
   /** Which link failed, on `link-invalid`: offers the matching way to a new one. */
-  purpose?: 'verify-email' | 'reset-password';
+  purpose?: 'verify-email' | 'reset-password' | 'confirm-email';
   /** On `error`: the status and a sentence. */
   status?: number;
   message?: string;
@@ -67,7 +75,7 @@ export type PageData = {
 
 export interface Templates {
   readonly product: string;
-  mail(kind: MailKind, data: Omit<MailData, 'product'>): RenderedMail;
+  mail(name: MailTemplateName, data: Omit<MailData, 'product'>): RenderedMail;
   page(name: PageName, data: PageData): string;
   /** The pages' stylesheet (templates/pages/style.css), served by the service itself. */
   readonly stylesheet: string;

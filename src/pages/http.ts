@@ -48,6 +48,7 @@ const MESSAGES: Record<number, string> = {
   403: 'This form can only be sent from the page itself. Open the link from your email again.',
   404: 'There is no page at this address.',
   405: 'This page cannot be used that way.',
+  409: 'That address already belongs to another account, so it cannot be used for this one.',
   413: 'The form was too large to read.',
   415: 'The form could not be read.',
   429: 'Too many attempts from your network. Wait a minute, then try again.',

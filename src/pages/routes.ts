@@ -1,7 +1,12 @@
 import type { Request, RequestHandler } from 'express';
 import type { PageData, PageName } from '../application/templates';
 import { forgotPassword } from '../application/user/forgot-password';
-import { resetLinkUsable, verificationLinkUsable } from '../application/user/link-check';
+import { confirmEmailChange } from '../application/user/change-email';
+import {
+  emailChangeLinkUsable,
+  resetLinkUsable,
+  verificationLinkUsable,
+} from '../application/user/link-check';
 import { resendVerification } from '../application/user/resend-verification';
 import { resetPassword } from '../application/user/reset-password';
 import { verifyEmail } from '../application/user/verify-email';
@@ -28,7 +33,7 @@ const queryToken = (req: Request): string => (typeof req.query.token === 'string
 const render = (deps: PageDeps, name: PageName, data: PageData = {}): string =>
   deps.templates.page(name, { continueUrl: deps.config.appUrl ?? null, ...data });
 
-const invalidLink = (deps: PageDeps, purpose: 'verify-email' | 'reset-password') =>
+const invalidLink = (deps: PageDeps, purpose: 'verify-email' | 'reset-password' | 'confirm-email') =>
   render(deps, 'link-invalid', { purpose });
 
 const isInvalidToken = (e: unknown): boolean => isDomainError(e, 'invalid-or-expired-token');
@@ -129,6 +134,34 @@ export const PAGE_ROUTES: PageDef[] = [
         throw e;
       }
       sendPage(res, 200, render(deps, 'reset-password-done'));
+    },
+  },
+  {
+    method: 'get',
+    path: '/confirm-email',
+    summary: 'The page an email-change link opens: a button that confirms the new address',
+    handler: (deps) => async (req, res) => {
+      const token = queryToken(req);
+      if (!(await emailChangeLinkUsable(deps, token, deps.clock.now()))) {
+        return sendPage(res, 400, invalidLink(deps, 'confirm-email'));
+      }
+      sendPage(res, 200, render(deps, 'confirm-email', { token }));
+    },
+  },
+  {
+    method: 'post',
+    path: '/confirm-email',
+    summary: 'Confirms the new address (the form of the confirmation page)',
+    rateLimit: { bucket: 'verify-email', perMinute: EMAIL_LIMIT },
+    form: true,
+    handler: (deps) => async (req, res) => {
+      try {
+        await confirmEmailChange(deps, field(req, 'token'), requestContext(req, deps, anonymous));
+      } catch (e) {
+        if (isInvalidToken(e)) return sendPage(res, 400, invalidLink(deps, 'confirm-email'));
+        throw e;
+      }
+      sendPage(res, 200, render(deps, 'confirm-email-done'));
     },
   },
   {

@@ -44,3 +44,12 @@ export const resetLinkUsable = (deps: Deps, token: string, now: Date): Promise<b
     decideResetPassword({ type: 'ResetPassword', data: { tokenHash, newPasswordHash: '', now } }, state);
     return true;
   });
+
+/** An email-change confirmation link that would confirm now. */
+export const emailChangeLinkUsable = (deps: Deps, token: string, now: Date): Promise<boolean> =>
+  judge(
+    deps,
+    token,
+    (_userId, tokenHash, state) =>
+      decideUser({ type: 'ConfirmEmailChange', data: { tokenHash, now } }, state).events.length > 0,
+  );

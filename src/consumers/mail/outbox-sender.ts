@@ -3,7 +3,7 @@ import type { EventStore } from '../../application/event-store';
 import { MAIL_OUTBOX_CHANNEL } from './outbox-consumer';
 import { MailDeliveryError, type Mailer } from '../../application/mail/ports';
 import { composeMail } from './compose';
-import type { Clock, OneTimeTokens, PersonalDataVault } from '../../application/ports';
+import type { Clock, EmailKeys, OneTimeTokens, PersonalDataVault } from '../../application/ports';
 import type { SqlClient } from '../../application/sql';
 import type { Templates } from '../../application/templates';
 
@@ -18,6 +18,7 @@ export type OutboxSenderDeps = {
   store: EventStore;
   vault: PersonalDataVault;
   oneTimeTokens: OneTimeTokens;
+  emailKeys: EmailKeys;
   mailer: Mailer;
   clock: Clock;
   logger: SenderLogger;

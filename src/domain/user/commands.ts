@@ -69,6 +69,15 @@ export type ChangePassword = DomainCommand<
  */
 export type ConfirmPassword = DomainCommand<'ConfirmPassword', { passwordVerified: boolean; now: Date }>;
 
+/** `newEmail` sealed; the password was proven just before (ConfirmPassword). */
+export type RequestEmailChange = DomainCommand<
+  'RequestEmailChange',
+  { tokenId: string; tokenHash: string; expiresAt: Date; newEmail: string; now: Date }
+>;
+
+/** The confirmation link's token; the new address's reservation is already held by this account. */
+export type ConfirmEmailChange = DomainCommand<'ConfirmEmailChange', { tokenHash: string; now: Date }>;
+
 export type RequestPasswordReset = DomainCommand<
   'RequestPasswordReset',
   { tokenId: string; tokenHash: string; expiresAt: Date; now: Date }
@@ -111,6 +120,8 @@ export type UserCommand =
   | CheckPassword
   | ChangePassword
   | ConfirmPassword
+  | RequestEmailChange
+  | ConfirmEmailChange
   | RequestPasswordReset
   | ResetPassword
   | UpdateProfile

@@ -29,6 +29,7 @@ import {
   type PasswordConfirmOutcome,
 } from './password';
 import { endAllSessions, decideUpdateProfile } from './profile';
+import { decideConfirmEmailChange, decideRequestEmailChange } from './email-change';
 import { decideRegisterUser, decideResendVerification, decideVerifyEmail } from './registration';
 import {
   initialUserState,
@@ -67,6 +68,10 @@ export const decide = (command: UserCommand, state: UserState): Decision<UserOut
       return decideChangePassword(command, state);
     case 'ConfirmPassword':
       return decideConfirmPassword(command, state);
+    case 'RequestEmailChange':
+      return recorded(decideRequestEmailChange(command, state));
+    case 'ConfirmEmailChange':
+      return recorded(decideConfirmEmailChange(command, state));
     case 'RequestPasswordReset':
       return recorded(requestPasswordReset(command, state));
     case 'ResetPassword':
@@ -147,6 +152,7 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         passwordReset: null,
         lastPasswordResetRequestedAt: null,
         lastDuplicateNoticeAt: null,
+        pendingEmailChange: null,
         lockout: NO_LOCKOUT,
         roles: [],
         sessionsCutOff: null,
@@ -229,6 +235,21 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         passwordReset: null,
         lockout: NO_LOCKOUT,
         sessionsCutOff: cutOff(revision, 'password_reset'),
+      }));
+    case 'EmailChangeRequested':
+      return onAccount(state, (a) => ({
+        ...a,
+        pendingEmailChange: { ...token(event.data), newEmail: event.data.newEmail },
+      }));
+    case 'EmailChanged':
+      // A confirmed address is a verified one: the link proved the mailbox.
+      return onAccount(state, (a) => ({
+        ...a,
+        email: event.data.email,
+        emailVerified: true,
+        status: a.status === 'pending_verification' ? 'active' : a.status,
+        verification: null,
+        pendingEmailChange: null,
       }));
     case 'UserProfileUpdated':
       return onAccount(state, (a) => ({ ...a, username: event.data.username }));

@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Eta } from 'eta';
-import type { MailKind } from '../../catalog';
 import {
   PAGE_NAMES,
   type MailData,
+  type MailTemplateName,
   type PageData,
   type PageName,
   type RenderedMail,
@@ -25,12 +25,15 @@ import { MAIL_SAMPLES, PAGE_SAMPLES } from './samples';
  * with the file's path, not the first person who opens a link.
  */
 
-export const MAIL_KINDS: readonly MailKind[] = [
+export const MAIL_KINDS: readonly MailTemplateName[] = [
   'verification',
   'reset',
   'signup-attempt',
   'password-changed',
   'password-reset',
+  'email-change',
+  'email-change-taken',
+  'email-change-notice',
 ];
 
 const MAIL_PARTS = ['subject', 'text', 'html'] as const;

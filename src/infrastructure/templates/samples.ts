@@ -1,5 +1,4 @@
-import type { MailKind } from '../../catalog';
-import type { MailData, PageData, PageName } from '../../application/templates';
+import type { MailData, MailTemplateName, PageData, PageName } from '../../application/templates';
 
 /**
  * What each template is rendered with once at start (engine.ts): every member a real render can pass, so a
@@ -10,12 +9,19 @@ const base = {
   forgotPasswordLink: 'https://id.example.com/forgot-password',
 };
 
-export const MAIL_SAMPLES: Record<MailKind, Omit<MailData, 'product'>> = {
+export const MAIL_SAMPLES: Record<MailTemplateName, Omit<MailData, 'product'>> = {
   verification: { ...base, link: 'https://id.example.com/verify-email?token=sample', validFor: '24 hours' },
   reset: { ...base, link: 'https://id.example.com/reset-password?token=sample', validFor: '30 minutes' },
   'signup-attempt': { ...base, at: '2030-01-01 00:00 UTC' },
   'password-changed': { ...base, at: '2030-01-01 00:00 UTC' },
   'password-reset': { ...base, at: '2030-01-01 00:00 UTC' },
+  'email-change': {
+    ...base,
+    link: 'https://id.example.com/confirm-email?token=sample',
+    validFor: '24 hours',
+  },
+  'email-change-taken': { ...base, at: '2030-01-01 00:00 UTC' },
+  'email-change-notice': { ...base, at: '2030-01-01 00:00 UTC' },
 };
 
 const withErrors = (field: string): PageData => ({
@@ -32,6 +38,8 @@ export const PAGE_SAMPLES: Record<PageName, PageData[]> = {
   'reset-password-done': [{ continueUrl: null }, { continueUrl: 'https://app.example.com/' }],
   'forgot-password': [{}, withErrors('email')],
   'forgot-password-sent': [{}],
-  'link-invalid': [{ purpose: 'verify-email' }, { purpose: 'reset-password' }],
+  'confirm-email': [{ token: 'sample' }],
+  'confirm-email-done': [{ continueUrl: null }, { continueUrl: 'https://app.example.com/' }],
+  'link-invalid': [{ purpose: 'verify-email' }, { purpose: 'reset-password' }, { purpose: 'confirm-email' }],
   error: [{ status: 404, message: 'There is no page at this address.' }],
 };
