@@ -11,12 +11,12 @@ import type { PageDef, PageDeps } from './route';
  */
 export const mountPages = (defs: readonly PageDef[], deps: PageDeps): RouteTable => {
   const table = createRouteTable();
-  const ownOrigin = new URL(deps.config.publicUrl).origin;
+  const ownOrigin = new URL(deps.http.publicUrl).origin;
   for (const def of defs) {
     const chain = [pageHeaders];
     if (def.form) chain.push(refuseCrossSite(ownOrigin));
     if (def.rateLimit) {
-      chain.push(perIpLimit(deps, def.rateLimit.bucket, deps.config.rateLimits[def.rateLimit.perMinute]));
+      chain.push(perIpLimit(deps, def.rateLimit.bucket, deps.http.rateLimits[def.rateLimit.perMinute]));
     }
     if (def.form) chain.push(parseBody('form'));
     chain.push(def.handler(deps));

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { RateLimitSpec } from '../api/routes/route';
-import type { Services } from '../infrastructure/services';
+import type { ApiDeps } from '../api/deps';
 
 /**
  * A hosted page, defined once (routes.ts): the pages are not part of the JSON API, so they stay out of
@@ -9,7 +9,7 @@ import type { Services } from '../infrastructure/services';
  * share one limit per client. `form`: the POST's body is form-encoded, and a cross-site one is refused.
  */
 export type PageDeps = Pick<
-  Services,
+  ApiDeps,
   | 'store'
   | 'clock'
   | 'ids'
@@ -21,6 +21,7 @@ export type PageDeps = Pick<
   | 'config'
   | 'templates'
   | 'rateLimiter'
+  | 'http'
 >;
 
 export type PageDef = {

@@ -31,7 +31,7 @@ const field = (req: Request, name: string): string => {
 const queryToken = (req: Request): string => (typeof req.query.token === 'string' ? req.query.token : '');
 
 const render = (deps: PageDeps, name: PageName, data: PageData = {}): string =>
-  deps.templates.page(name, { continueUrl: deps.config.appUrl ?? null, ...data });
+  deps.templates.page(name, { continueUrl: deps.http.appUrl ?? null, ...data });
 
 const invalidLink = (deps: PageDeps, purpose: 'verify-email' | 'reset-password' | 'confirm-email') =>
   render(deps, 'link-invalid', { purpose });

@@ -1,6 +1,6 @@
 import { confirmEmailChange, requestEmailChange } from '../../application/user/change-email';
 import { deleteOwnAccount } from '../../application/user/delete-account';
-import type { Services } from '../../infrastructure/services';
+import type { ApiDeps } from '../deps';
 import { requestContext } from '../account-http';
 import { authOf } from '../authenticate';
 import { HttpProblem } from '../problem';
@@ -21,7 +21,7 @@ const wrongPassword = () => new HttpProblem(403, 'invalid-credentials', 'The pas
  * The caller's own account, beyond the profile (users.ts): deleting it. Each step takes the password
  * again (a wrong one counts toward the lockout); recent authentication (issue 15) will stand beside it.
  */
-export const SELF_SERVICE_ROUTES: RouteDef<Services>[] = [
+export const SELF_SERVICE_ROUTES: RouteDef<ApiDeps>[] = [
   {
     method: 'post',
     path: '/v1/users/me/email',
@@ -102,5 +102,5 @@ export const SELF_SERVICE_ROUTES: RouteDef<Services>[] = [
   },
 ];
 
-export const selfServiceRoutes = (services: Services): RouteTable =>
+export const selfServiceRoutes = (services: ApiDeps): RouteTable =>
   mountRoutes(SELF_SERVICE_ROUTES, services, services);
