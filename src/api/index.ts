@@ -18,6 +18,7 @@ import { sessionTable } from './routes/sessions';
 import type { RouteTable } from './routes/table';
 import { userRoutes } from './routes/users';
 import { selfServiceRoutes } from './routes/self-service';
+import { invitationRoutes } from './routes/invitations';
 import { mountPages } from '../pages/mount';
 import { PAGE_ROUTES } from '../pages/routes';
 
@@ -45,6 +46,7 @@ export const apiTables = (deps: ApiDeps): RouteTable[] => [
   userRoutes(deps),
   selfServiceRoutes(deps),
   adminRoutes(deps),
+  invitationRoutes(deps),
   adminQueryRoutes(deps),
   eventRoutes(deps),
   mountRoutes(

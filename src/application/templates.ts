@@ -49,6 +49,8 @@ export const PAGE_NAMES = [
   'forgot-password-sent',
   'confirm-email',
   'confirm-email-done',
+  'set-password',
+  'set-password-done',
   'link-invalid',
   'error',
 ] as const;
@@ -67,7 +69,7 @@ export type PageData = {
   continueUrl?: string | null;
   errors?: FieldError[];
   /** Which link failed, on `link-invalid`: offers the matching way to a new one. */
-  purpose?: 'verify-email' | 'reset-password' | 'confirm-email';
+  purpose?: 'verify-email' | 'reset-password' | 'confirm-email' | 'set-password';
   /** On `error`: the status and a sentence. */
   status?: number;
   message?: string;

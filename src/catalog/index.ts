@@ -28,7 +28,8 @@ export type MailKind =
   | 'password-changed'
   | 'password-reset'
   | 'email-change'
-  | 'email-change-notice';
+  | 'email-change-notice'
+  | 'invitation';
 
 type DataOf<T extends CatalogEventType> = Extract<CatalogEvent, { type: T }>['data'];
 
@@ -143,6 +144,27 @@ export const EVENT_CATALOG: { readonly [T in CatalogEventType]: CatalogEntry<T> 
   EmailChanged: {
     fields: { email: 'personal', tokenId: 'plain', at: 'plain' },
     fact: (d) => `address changed to ${text(d.email)} (confirmed with the emailed link); sessions kept`,
+  },
+  UserInvited: {
+    fields: {
+      userId: 'plain',
+      email: 'personal',
+      passwordHash: 'secret',
+      tokenId: 'plain',
+      tokenHash: 'secret',
+      expiresAt: 'plain',
+      invitedAt: 'plain',
+    },
+    fact: (d) => `invited as ${text(d.email)}: set-password link sent, valid until ${text(d.expires_at)}`,
+    mail: 'invitation',
+  },
+  InvitationAccepted: {
+    fields: { passwordHash: 'secret', tokenId: 'plain', at: 'plain' },
+    fact: () => 'invitation accepted: password set with the emailed link, address verified',
+  },
+  InvitationRevoked: {
+    fields: { tokenId: 'plain', at: 'plain' },
+    fact: () => 'invitation revoked: its link no longer works',
   },
   UserProfileUpdated: {
     fields: { username: 'personal' },

@@ -70,6 +70,7 @@ const schema = z.object({
   ARGON2_PARALLELISM: int(1, 1, 64),
   VERIFICATION_TOKEN_TTL_SECONDS: int(24 * 3600, 300, 30 * 24 * 3600),
   RESET_TOKEN_TTL_SECONDS: int(30 * 60, 60, 24 * 3600),
+  INVITATION_TTL_SECONDS: int(7 * 24 * 3600, 3600, 90 * 24 * 3600),
   RATE_LIMITS_ENABLED: bool(true),
   RATE_LIMIT_LOGIN_PER_MINUTE: int(60, 1, 1_000_000),
   RATE_LIMIT_REGISTER_PER_MINUTE: int(60, 1, 1_000_000),
@@ -123,7 +124,7 @@ export type Config = {
   jwt: { issuer: string; audience: string; accessTokenTtlSeconds: number };
   sessions: { reuseGraceSeconds: number; idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
   passwords: { minLength: number; argon2: { memoryCost: number; timeCost: number; parallelism: number } };
-  tokens: { verificationTtlSeconds: number; resetTtlSeconds: number };
+  tokens: { verificationTtlSeconds: number; resetTtlSeconds: number; invitationTtlSeconds: number };
   rateLimits: {
     enabled: boolean;
     loginPerMinute: number;
@@ -256,6 +257,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     tokens: {
       verificationTtlSeconds: c.VERIFICATION_TOKEN_TTL_SECONDS,
       resetTtlSeconds: c.RESET_TOKEN_TTL_SECONDS,
+      invitationTtlSeconds: c.INVITATION_TTL_SECONDS,
     },
     rateLimits: {
       enabled: c.RATE_LIMITS_ENABLED,

@@ -2,8 +2,10 @@ import type { Request, RequestHandler } from 'express';
 import type { PageData, PageName } from '../application/templates';
 import { forgotPassword } from '../application/user/forgot-password';
 import { confirmEmailChange } from '../application/user/change-email';
+import { acceptInvitation } from '../application/user/invite';
 import {
   emailChangeLinkUsable,
+  invitationLinkUsable,
   resetLinkUsable,
   verificationLinkUsable,
 } from '../application/user/link-check';
@@ -33,8 +35,9 @@ const queryToken = (req: Request): string => (typeof req.query.token === 'string
 const render = (deps: PageDeps, name: PageName, data: PageData = {}): string =>
   deps.templates.page(name, { continueUrl: deps.http.appUrl ?? null, ...data });
 
-const invalidLink = (deps: PageDeps, purpose: 'verify-email' | 'reset-password' | 'confirm-email') =>
-  render(deps, 'link-invalid', { purpose });
+type Purpose = NonNullable<PageData['purpose']>;
+
+const invalidLink = (deps: PageDeps, purpose: Purpose) => render(deps, 'link-invalid', { purpose });
 
 const isInvalidToken = (e: unknown): boolean => isDomainError(e, 'invalid-or-expired-token');
 
@@ -62,6 +65,62 @@ const mailForm = (
     };
   };
 };
+
+/**
+ * A link that opens a new-password form (reset, invitation): the GET judges the link, the POST sets the
+ * password; a weak one shows the form again with the reason, the token not used up.
+ */
+const passwordPages = (
+  path: '/reset-password' | '/set-password',
+  names: { form: PageName; done: PageName; purpose: Purpose },
+  usable: (deps: PageDeps, token: string, now: Date) => Promise<boolean>,
+  run: (
+    deps: PageDeps,
+    input: { token: string; newPassword: string },
+    ctx: CommandContext,
+  ) => Promise<unknown>,
+  bucket: string,
+  summary: { get: string; post: string },
+): PageDef[] => [
+  {
+    method: 'get',
+    path,
+    summary: summary.get,
+    handler: (deps) => async (req, res) => {
+      const token = queryToken(req);
+      if (!(await usable(deps, token, deps.clock.now()))) {
+        return sendPage(res, 400, invalidLink(deps, names.purpose));
+      }
+      sendPage(res, 200, render(deps, names.form, { token }));
+    },
+  },
+  {
+    method: 'post',
+    path,
+    summary: summary.post,
+    rateLimit: { bucket, perMinute: EMAIL_LIMIT },
+    form: true,
+    handler: (deps) => async (req, res) => {
+      const token = field(req, 'token');
+      try {
+        await run(
+          deps,
+          { token, newPassword: field(req, 'new_password') },
+          requestContext(req, deps, anonymous),
+        );
+      } catch (e) {
+        if (isInvalidToken(e)) return sendPage(res, 400, invalidLink(deps, names.purpose));
+        if (e instanceof WeakPasswordError) {
+          const message = e.reasons.map(weakPasswordReasonText).join(', and ');
+          const errors = [{ field: 'new_password', message }];
+          return sendPage(res, 422, render(deps, names.form, { token, errors }));
+        }
+        throw e;
+      }
+      sendPage(res, 200, render(deps, names.done));
+    },
+  },
+];
 
 /**
  * The pages a mailed link opens (CONTRACT.md "Pages a person opens"). A GET only shows: it judges the
@@ -97,45 +156,28 @@ export const PAGE_ROUTES: PageDef[] = [
       sendPage(res, 200, render(deps, 'verify-email-done'));
     },
   },
-  {
-    method: 'get',
-    path: '/reset-password',
-    summary: 'The page a reset link opens: a form for the new password',
-    handler: (deps) => async (req, res) => {
-      const token = queryToken(req);
-      if (!(await resetLinkUsable(deps, token, deps.clock.now()))) {
-        return sendPage(res, 400, invalidLink(deps, 'reset-password'));
-      }
-      sendPage(res, 200, render(deps, 'reset-password', { token }));
+  ...passwordPages(
+    '/reset-password',
+    { form: 'reset-password', done: 'reset-password-done', purpose: 'reset-password' },
+    resetLinkUsable,
+    resetPassword,
+    'reset-password',
+    {
+      get: 'The page a reset link opens: a form for the new password',
+      post: 'Sets the new password (the form of the reset page)',
     },
-  },
-  {
-    method: 'post',
-    path: '/reset-password',
-    summary: 'Sets the new password (the form of the reset page)',
-    rateLimit: { bucket: 'reset-password', perMinute: EMAIL_LIMIT },
-    form: true,
-    handler: (deps) => async (req, res) => {
-      const token = field(req, 'token');
-      try {
-        await resetPassword(
-          deps,
-          { token, newPassword: field(req, 'new_password') },
-          requestContext(req, deps, anonymous),
-        );
-      } catch (e) {
-        if (isInvalidToken(e)) return sendPage(res, 400, invalidLink(deps, 'reset-password'));
-        if (e instanceof WeakPasswordError) {
-          // The token is not used up (resetPassword checks the policy before it writes): the form again.
-          const message = e.reasons.map(weakPasswordReasonText).join(', and ');
-          const errors = [{ field: 'new_password', message }];
-          return sendPage(res, 422, render(deps, 'reset-password', { token, errors }));
-        }
-        throw e;
-      }
-      sendPage(res, 200, render(deps, 'reset-password-done'));
+  ),
+  ...passwordPages(
+    '/set-password',
+    { form: 'set-password', done: 'set-password-done', purpose: 'set-password' },
+    invitationLinkUsable,
+    acceptInvitation,
+    'reset-password',
+    {
+      get: 'The page an invitation link opens: a form for the first password',
+      post: 'Sets the first password (the form of the invitation page)',
     },
-  },
+  ),
   {
     method: 'get',
     path: '/confirm-email',

@@ -11,6 +11,7 @@ import type { RouteSpec } from './route';
 import { SESSION_ROUTES } from './sessions';
 import { USER_ROUTES } from './users';
 import { SELF_SERVICE_ROUTES } from './self-service';
+import { INVITATION_ROUTES } from './invitations';
 
 /**
  * Every route of the service, each defined once in routes/<area>.ts, in the order of the OpenAPI document
@@ -28,6 +29,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...SELF_SERVICE_ROUTES,
   ...ADMIN_QUERY_ROUTES,
   ...ADMIN_ROUTES,
+  ...INVITATION_ROUTES,
   ...EVENT_ROUTES,
   ...DOCS_ROUTES,
 ];

@@ -15,7 +15,7 @@ export type AccountSettings = {
   requireVerifiedEmail: boolean;
   registrationRevealsExisting: boolean;
   bootstrapAdminEmail?: string | undefined;
-  tokens: { verificationTtlSeconds: number; resetTtlSeconds: number };
+  tokens: { verificationTtlSeconds: number; resetTtlSeconds: number; invitationTtlSeconds: number };
 };
 
 /** What the account command handlers need; the service graph satisfies it as it is. */

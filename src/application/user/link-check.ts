@@ -53,3 +53,10 @@ export const emailChangeLinkUsable = (deps: Deps, token: string, now: Date): Pro
     (_userId, tokenHash, state) =>
       decideUser({ type: 'ConfirmEmailChange', data: { tokenHash, now } }, state).events.length > 0,
   );
+
+/** An invitation's set-password link that would accept a password now. */
+export const invitationLinkUsable = (deps: Deps, token: string, now: Date): Promise<boolean> =>
+  judge(deps, token, (_userId, tokenHash, state) => {
+    decideUser({ type: 'AcceptInvitation', data: { tokenHash, newPasswordHash: '', now } }, state);
+    return true;
+  });

@@ -71,7 +71,7 @@ const messageFor = (deps: ComposeDeps, request: MailRequest, to: string, now: Da
   const ctx: TemplateContext = { linkBaseUrl: deps.linkBaseUrl, templates: deps.templates };
   const at = request.occurredAt;
   const left = request.tokenExpiresAt ? request.tokenExpiresAt.getTime() - now.getTime() : 0;
-  const token = (kind: 'verify-email' | 'reset-password') =>
+  const token = (kind: 'verify-email' | 'reset-password' | 'set-password') =>
     deps.oneTimeTokens.issue(kind, request.userId, request.tokenId as string).token;
   switch (request.kind) {
     case 'verification':
@@ -92,6 +92,17 @@ const messageFor = (deps: ComposeDeps, request: MailRequest, to: string, now: Da
       return passwordChangedEmail(ctx, { to, at });
     case 'password-reset':
       return passwordResetNoticeEmail(ctx, { to, at });
+    case 'invitation':
+      return {
+        to,
+        kind: 'invitation',
+        ...deps.templates.mail('invitation', {
+          to,
+          link: buildLink(deps.linkBaseUrl, 'set-password', token('set-password')),
+          validFor: `${Math.max(1, Math.round(left / 86400_000))} days`,
+          forgotPasswordLink: forgot(deps),
+        }),
+      };
     case 'email-change-notice':
       return {
         to,

@@ -42,7 +42,12 @@ const isoOrNull = (value: unknown): string | null =>
   typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
 
 /** The mails that take a one-time token from their event: the row keeps its id to rebuild the link. */
-const WITH_TOKEN: ReadonlySet<MailKind> = new Set<MailKind>(['verification', 'reset', 'email-change']);
+const WITH_TOKEN: ReadonlySet<MailKind> = new Set<MailKind>([
+  'verification',
+  'reset',
+  'email-change',
+  'invitation',
+]);
 
 /**
  * The outbox rows an event asks for: one per mail kind its catalogue entry names. The first is keyed by the

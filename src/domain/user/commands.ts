@@ -78,6 +78,28 @@ export type RequestEmailChange = DomainCommand<
 /** The confirmation link's token; the new address's reservation is already held by this account. */
 export type ConfirmEmailChange = DomainCommand<'ConfirmEmailChange', { tokenHash: string; now: Date }>;
 
+/** Sealed `email` and placeholder `passwordHash`; `roles` granted in the same append. */
+export type InviteUser = DomainCommand<
+  'InviteUser',
+  {
+    userId: string;
+    email: string;
+    passwordHash: string;
+    tokenId: string;
+    tokenHash: string;
+    expiresAt: Date;
+    roles: readonly Role[];
+    now: Date;
+  }
+>;
+
+export type AcceptInvitation = DomainCommand<
+  'AcceptInvitation',
+  { tokenHash: string; newPasswordHash: string; now: Date }
+>;
+
+export type RevokeInvitation = DomainCommand<'RevokeInvitation', { now: Date }>;
+
 export type RequestPasswordReset = DomainCommand<
   'RequestPasswordReset',
   { tokenId: string; tokenHash: string; expiresAt: Date; now: Date }
@@ -122,6 +144,9 @@ export type UserCommand =
   | ConfirmPassword
   | RequestEmailChange
   | ConfirmEmailChange
+  | InviteUser
+  | AcceptInvitation
+  | RevokeInvitation
   | RequestPasswordReset
   | ResetPassword
   | UpdateProfile

@@ -29,7 +29,8 @@ import {
   type PasswordConfirmOutcome,
 } from './password';
 import { endAllSessions, decideUpdateProfile } from './profile';
-import { decideConfirmEmailChange, decideRequestEmailChange } from './email-change';
+import { applyEmailChange, decideConfirmEmailChange, decideRequestEmailChange } from './email-change';
+import { applyInvitation, decideInvitation } from './invitation';
 import { decideRegisterUser, decideResendVerification, decideVerifyEmail } from './registration';
 import {
   initialUserState,
@@ -72,6 +73,10 @@ export const decide = (command: UserCommand, state: UserState): Decision<UserOut
       return recorded(decideRequestEmailChange(command, state));
     case 'ConfirmEmailChange':
       return recorded(decideConfirmEmailChange(command, state));
+    case 'InviteUser':
+    case 'AcceptInvitation':
+    case 'RevokeInvitation':
+      return recorded(decideInvitation(command, state));
     case 'RequestPasswordReset':
       return recorded(requestPasswordReset(command, state));
     case 'ResetPassword':
@@ -153,6 +158,7 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         lastPasswordResetRequestedAt: null,
         lastDuplicateNoticeAt: null,
         pendingEmailChange: null,
+        invitation: null,
         lockout: NO_LOCKOUT,
         roles: [],
         sessionsCutOff: null,
@@ -237,20 +243,12 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         sessionsCutOff: cutOff(revision, 'password_reset'),
       }));
     case 'EmailChangeRequested':
-      return onAccount(state, (a) => ({
-        ...a,
-        pendingEmailChange: { ...token(event.data), newEmail: event.data.newEmail },
-      }));
     case 'EmailChanged':
-      // A confirmed address is a verified one: the link proved the mailbox.
-      return onAccount(state, (a) => ({
-        ...a,
-        email: event.data.email,
-        emailVerified: true,
-        status: a.status === 'pending_verification' ? 'active' : a.status,
-        verification: null,
-        pendingEmailChange: null,
-      }));
+      return onAccount(state, (a) => applyEmailChange(a, event));
+    case 'UserInvited':
+    case 'InvitationAccepted':
+    case 'InvitationRevoked':
+      return applyInvitation(state, event, revision);
     case 'UserProfileUpdated':
       return onAccount(state, (a) => ({ ...a, username: event.data.username }));
     case 'UserDeactivated':

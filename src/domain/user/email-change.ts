@@ -1,7 +1,13 @@
-import { toTimestamp } from '../shared/decider';
+import { fromTimestamp, toTimestamp } from '../shared/decider';
 import type { ConfirmEmailChange, RequestEmailChange } from './commands';
-import type { UserEvent } from './events';
-import { invalidToken, requireTokenHolder, requireUsableAccount, type UserState } from './state';
+import type { EmailChanged, EmailChangeRequested, UserEvent } from './events';
+import {
+  invalidToken,
+  requireTokenHolder,
+  requireUsableAccount,
+  type Account,
+  type UserState,
+} from './state';
 import { isThrottled, isTokenValid, tokenEventData } from './tokens';
 
 /**
@@ -33,4 +39,29 @@ export const decideConfirmEmailChange = ({ data }: ConfirmEmailChange, state: Us
       data: { email: pending.newEmail, tokenId: pending.tokenId, at: toTimestamp(data.now) },
     },
   ];
+};
+
+export const applyEmailChange = (a: Account, event: EmailChangeRequested | EmailChanged): Account => {
+  if (event.type === 'EmailChangeRequested') {
+    const { data } = event;
+    return {
+      ...a,
+      pendingEmailChange: {
+        tokenId: data.tokenId,
+        tokenHash: data.tokenHash,
+        expiresAt: fromTimestamp(data.expiresAt),
+        requestedAt: fromTimestamp(data.requestedAt),
+        newEmail: data.newEmail,
+      },
+    };
+  }
+  // A confirmed address is a verified one: the link proved the mailbox.
+  return {
+    ...a,
+    email: event.data.email,
+    emailVerified: true,
+    status: a.status === 'pending_verification' ? 'active' : a.status,
+    verification: null,
+    pendingEmailChange: null,
+  };
 };

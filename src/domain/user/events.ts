@@ -100,6 +100,33 @@ export type EmailChangeRequested = DomainEvent<
 /** The link was confirmed: `email` (sealed) is the account's address from now on; sessions are kept. */
 export type EmailChanged = DomainEvent<'EmailChanged', { email: string; tokenId: string; at: Timestamp }>;
 
+/**
+ * An admin invited `email` (sealed): the account exists, pending, with no usable password, until the
+ * invitee sets one with the mailed link (`tokenId`). `passwordHash` is an unusable placeholder (the hash
+ * of random bytes nobody holds), so every path that checks a password works unchanged.
+ */
+export type UserInvited = DomainEvent<
+  'UserInvited',
+  {
+    userId: string;
+    email: string;
+    passwordHash: string;
+    tokenId: string;
+    tokenHash: string;
+    expiresAt: Timestamp;
+    invitedAt: Timestamp;
+  }
+>;
+
+/** The invitee set a password with the link: the address is verified by it, the invitation used up. */
+export type InvitationAccepted = DomainEvent<
+  'InvitationAccepted',
+  { passwordHash: string; tokenId: string; at: Timestamp }
+>;
+
+/** An admin withdrew the invitation before it was accepted (the account is then erased). */
+export type InvitationRevoked = DomainEvent<'InvitationRevoked', { tokenId: string; at: Timestamp }>;
+
 export type UserProfileUpdated = DomainEvent<'UserProfileUpdated', { username: string | null }>;
 
 export type UserDeactivated = DomainEvent<'UserDeactivated', { at: Timestamp }>;
@@ -143,6 +170,9 @@ export type UserEvent =
   | PasswordResetCompleted
   | EmailChangeRequested
   | EmailChanged
+  | UserInvited
+  | InvitationAccepted
+  | InvitationRevoked
   | UserProfileUpdated
   | UserDeactivated
   | UserReactivated

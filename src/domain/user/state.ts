@@ -43,6 +43,8 @@ export type AccountData = Readonly<{
   lastDuplicateNoticeAt: Date | null;
   /** The address change waiting for its confirmation link; `newEmail` sealed. */
   pendingEmailChange: PendingEmailChange | null;
+  /** The outstanding invitation's set-password token; null once accepted or revoked, or never invited. */
+  invitation: OneTimeToken | null;
   lockout: Lockout;
   roles: readonly Role[];
   sessionsCutOff: SessionsCutOff | null;

@@ -34,6 +34,7 @@ export const MAIL_KINDS: readonly MailTemplateName[] = [
   'email-change',
   'email-change-taken',
   'email-change-notice',
+  'invitation',
 ];
 
 const MAIL_PARTS = ['subject', 'text', 'html'] as const;

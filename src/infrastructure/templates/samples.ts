@@ -22,6 +22,7 @@ export const MAIL_SAMPLES: Record<MailTemplateName, Omit<MailData, 'product'>> =
   },
   'email-change-taken': { ...base, at: '2030-01-01 00:00 UTC' },
   'email-change-notice': { ...base, at: '2030-01-01 00:00 UTC' },
+  invitation: { ...base, link: 'https://id.example.com/set-password?token=sample', validFor: '7 days' },
 };
 
 const withErrors = (field: string): PageData => ({
@@ -39,7 +40,14 @@ export const PAGE_SAMPLES: Record<PageName, PageData[]> = {
   'forgot-password': [{}, withErrors('email')],
   'forgot-password-sent': [{}],
   'confirm-email': [{ token: 'sample' }],
+  'set-password': [{ token: 'sample' }, withErrors('new_password')],
+  'set-password-done': [{ continueUrl: null }, { continueUrl: 'https://app.example.com/' }],
   'confirm-email-done': [{ continueUrl: null }, { continueUrl: 'https://app.example.com/' }],
-  'link-invalid': [{ purpose: 'verify-email' }, { purpose: 'reset-password' }, { purpose: 'confirm-email' }],
+  'link-invalid': [
+    { purpose: 'verify-email' },
+    { purpose: 'reset-password' },
+    { purpose: 'confirm-email' },
+    { purpose: 'set-password' },
+  ],
   error: [{ status: 404, message: 'There is no page at this address.' }],
 };

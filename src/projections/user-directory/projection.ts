@@ -58,13 +58,14 @@ const evolve = async (
   const event = { type: recorded.type, data: recorded.data } as UserEvent;
   const userId = userIdOf(recorded);
   if (row === null) {
-    if (event.type !== 'UserRegistered') return null;
+    if (event.type !== 'UserRegistered' && event.type !== 'UserInvited') return null;
     const email = await open(personalData, userId, event.data.email);
-    const at = iso(event.data.registeredAt);
+    const at = iso(event.type === 'UserRegistered' ? event.data.registeredAt : event.data.invitedAt);
     return {
       id: userId,
       email: email === null ? null : (canonicalEmail(email) ?? email),
-      username: await open(personalData, userId, event.data.username),
+      username:
+        event.type === 'UserRegistered' ? await open(personalData, userId, event.data.username) : null,
       status: 'pending_verification',
       roles: [],
       email_verified: false,
@@ -100,6 +101,8 @@ const evolve = async (
       return { ...row, failed_logins: 0, locked_until: null };
     case 'UserProfileUpdated':
       return { ...row, username: await open(personalData, userId, event.data.username) };
+    case 'InvitationAccepted':
+      return { ...row, status: row.status === 'deactivated' ? row.status : 'active', email_verified: true };
     case 'EmailChanged': {
       const email = await open(personalData, userId, event.data.email);
       return {

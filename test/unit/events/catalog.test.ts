@@ -17,6 +17,7 @@ describe('the event catalogue', () => {
     expect(kinds.sort()).toEqual([
       'email-change',
       'email-change-notice',
+      'invitation',
       'password-changed',
       'password-reset',
       'reset',
