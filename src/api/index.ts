@@ -1,9 +1,8 @@
 import type { Express } from 'express';
-import type { Runtime } from '../infrastructure/runtime';
-import type { Services } from '../infrastructure/services';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/runtime/health';
 import { createApp } from './app';
+import type { ApiDeps } from './deps';
 import { openApiDocument } from './openapi';
 import { accountRoutes } from './routes/accounts';
 import { adminRoutes } from './routes/admin';
@@ -18,53 +17,53 @@ import { sessionTable } from './routes/sessions';
 import type { RouteTable } from './routes/table';
 import { userRoutes } from './routes/users';
 
-/** The whole HTTP surface: every router of the service, in one list. */
 /** What `/health/ready` asks; the `identity_ready` gauges ask the same at every scrape. */
-const readinessChecks = (services: Services, runtime: Runtime): ReadinessCheck[] => [
-  { name: 'event_store', check: async () => (await services.store.ping(), { ok: true }) },
-  { name: 'database', check: async () => (await services.sql.query('select 1'), { ok: true }) },
+const readinessChecks = (deps: ApiDeps): ReadinessCheck[] => [
+  { name: 'event_store', check: async () => (await deps.store.ping(), { ok: true }) },
+  { name: 'database', check: async () => (await deps.sql.query('select 1'), { ok: true }) },
   {
     name: 'projections',
     check: projectionsReadiness({
-      ...services,
-      statuses: () => runtime.statuses(),
+      ...deps,
+      statuses: () => deps.runtime.statuses(),
       projections,
-      thresholdSeconds: services.config.projectionLagThresholdSeconds,
+      thresholdSeconds: deps.http.projectionLagThresholdSeconds,
     }),
   },
 ];
 
-export const apiTables = (services: Services, runtime: Runtime): RouteTable[] => [
-  mountRoutes(HEALTH_ROUTES, readinessChecks(services, runtime), {}),
-  sessionTable(services, runtime),
-  accountRoutes(services),
-  userRoutes(services),
-  adminRoutes(services),
-  adminQueryRoutes(services, runtime),
-  eventRoutes(services),
+/** The whole HTTP surface: every router of the service, in one list. */
+export const apiTables = (deps: ApiDeps): RouteTable[] => [
+  mountRoutes(HEALTH_ROUTES, readinessChecks(deps), {}),
+  sessionTable(deps),
+  accountRoutes(deps),
+  userRoutes(deps),
+  adminRoutes(deps),
+  adminQueryRoutes(deps),
+  eventRoutes(deps),
   mountRoutes(
     DISCOVERY_ROUTES,
     {
-      accessTokens: services.accessTokens,
-      issuer: services.config.jwt.issuer,
-      publicUrl: services.config.publicUrl,
+      accessTokens: deps.accessTokens,
+      issuer: deps.http.issuer,
+      publicUrl: deps.http.publicUrl,
     },
     {},
   ),
   mountRoutes(DOCS_ROUTES, { document: openApiDocument }, {}),
 ];
 
-export const buildApp = (services: Services, runtime: Runtime): Express => {
-  const checks = readinessChecks(services, runtime);
-  services.metrics.observeReadiness(async () => {
+export const buildApp = (deps: ApiDeps): Express => {
+  const checks = readinessChecks(deps);
+  deps.metrics.observeReadiness(async () => {
     const results = await runReadinessChecks(checks);
     return { ok: results.every((r) => r.ok), checks: results };
   });
   return createApp({
-    logger: services.logger,
-    trustProxy: services.config.trustProxy,
-    tables: [...apiTables(services, runtime), metricsRoutes(services.metrics)],
+    logger: deps.logger,
+    trustProxy: deps.http.trustProxy,
+    tables: [...apiTables(deps), metricsRoutes(deps.metrics)],
     onRequestDone: ({ method, route, status, seconds }) =>
-      services.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
+      deps.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
   });
 };

@@ -8,6 +8,7 @@ import type {
   ReadStreamOptions,
   SubscribeOptions,
 } from '../application/event-store';
+import type { LoginTally } from '../application/session/login';
 import type { SubscriptionStatus } from '../projections/runtime/runner';
 import {
   observeOperations,
@@ -22,8 +23,6 @@ import {
  * every reuse detection a RefreshTokenReuseDetected), so no handler has to remember to count.
  */
 export type Metrics = ReturnType<typeof createMetrics>;
-
-export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'unverified' | 'deactivated';
 
 export const createMetrics = () => {
   const registry = new client.Registry();
@@ -108,7 +107,7 @@ export const createMetrics = () => {
     emails,
     appendDuration,
     appendedEvents,
-    login: (outcome: LoginOutcome) => logins.inc({ outcome }),
+    login: (outcome: LoginTally) => logins.inc({ outcome }),
     mail: (kind: string, result: 'sent' | 'failed') => emails.inc({ kind, result }),
     /** Connects the subscription gauges to the runtime once it exists. */
     observeSubscriptions: (get: () => SubscriptionStatus[], head: () => Promise<Date | null>) => {
