@@ -1,3 +1,5 @@
+// First: tracing (when configured) must patch http, express and pg before they are loaded.
+import { shutdownTracing } from './infrastructure/tracing/instrument';
 import 'reflect-metadata';
 import type http from 'node:http';
 import type { Express } from 'express';
@@ -118,6 +120,7 @@ const main = async (): Promise<void> => {
         logger.warn({ part: closer.name, err: (e as Error).message }, 'close failed');
       }
     }
+    await shutdownTracing(); // the last spans are exported, not lost
     logger.info('stopped');
     logger.flush();
     process.exit(0);

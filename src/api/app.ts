@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -56,8 +57,17 @@ export const createApp = (options: AppOptions): Express => {
 
   app.use((req, res, next) => {
     const incoming = req.get('x-request-id');
-    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    req.log = options.logger.child({ request_id: req.id });
+    const client = incoming && REQUEST_ID.test(incoming) ? incoming : undefined;
+    // Traced (OTEL_EXPORTER_OTLP_ENDPOINT set): the trace id is the request id, hence the correlation id
+    // of every event the request writes, so one id finds the trace, the log lines and the events. A
+    // caller's X-Request-Id is then kept on the log line as client_request_id.
+    const traced = trace.getActiveSpan()?.spanContext();
+    const traceId = traced && isSpanContextValid(traced) ? traced.traceId : undefined;
+    req.id = traceId ?? client ?? randomUUID();
+    req.log = options.logger.child({
+      request_id: req.id,
+      ...(traceId && client ? { client_request_id: client } : {}),
+    });
     res.setHeader('X-Request-Id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {

@@ -39,6 +39,8 @@ export interface HttpMetrics {
   login(outcome: LoginTally): void;
   httpDuration: { observe(labels: { method: string; route: string; status: string }, seconds: number): void };
   registry: { contentType: string; metrics(): Promise<string> };
+  /** Connects the readiness gauges to the checks `/health/ready` runs (read at every scrape). */
+  observeReadiness(read: () => Promise<{ ok: boolean; checks: { name: string; ok: boolean }[] }>): void;
 }
 
 /** The background runners, as the routes see them: read-your-writes waits and readiness. */

@@ -11,7 +11,7 @@ import { adminQueryRoutes } from './routes/admin-queries';
 import { DISCOVERY_ROUTES } from './routes/discovery';
 import { DOCS_ROUTES } from './routes/docs';
 import { eventRoutes } from './routes/events';
-import { HEALTH_ROUTES } from './routes/health';
+import { HEALTH_ROUTES, runReadinessChecks, type ReadinessCheck } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { mountRoutes } from './routes/mount';
 import { sessionTable } from './routes/sessions';
@@ -22,25 +22,24 @@ import { invitationRoutes } from './routes/invitations';
 import { mountPages } from '../pages/mount';
 import { PAGE_ROUTES } from '../pages/routes';
 
+/** What `/health/ready` asks; the `identity_ready` gauges ask the same at every scrape. */
+const readinessChecks = (deps: ApiDeps): ReadinessCheck[] => [
+  { name: 'event_store', check: async () => (await deps.store.ping(), { ok: true }) },
+  { name: 'database', check: async () => (await deps.sql.query('select 1'), { ok: true }) },
+  {
+    name: 'projections',
+    check: projectionsReadiness({
+      ...deps,
+      statuses: () => deps.runtime.statuses(),
+      projections,
+      thresholdSeconds: deps.http.projectionLagThresholdSeconds,
+    }),
+  },
+];
+
 /** The whole HTTP surface: every router of the service, in one list. */
 export const apiTables = (deps: ApiDeps): RouteTable[] => [
-  mountRoutes(
-    HEALTH_ROUTES,
-    [
-      { name: 'event_store', check: async () => (await deps.store.ping(), { ok: true }) },
-      { name: 'database', check: async () => (await deps.sql.query('select 1'), { ok: true }) },
-      {
-        name: 'projections',
-        check: projectionsReadiness({
-          ...deps,
-          statuses: () => deps.runtime.statuses(),
-          projections,
-          thresholdSeconds: deps.http.projectionLagThresholdSeconds,
-        }),
-      },
-    ],
-    {},
-  ),
+  mountRoutes(HEALTH_ROUTES, readinessChecks(deps), {}),
   sessionTable(deps),
   accountRoutes(deps),
   userRoutes(deps),
@@ -61,8 +60,13 @@ export const apiTables = (deps: ApiDeps): RouteTable[] => [
   mountRoutes(DOCS_ROUTES, { document: openApiDocument }, {}),
 ];
 
-export const buildApp = (deps: ApiDeps): Express =>
-  createApp({
+export const buildApp = (deps: ApiDeps): Express => {
+  const checks = readinessChecks(deps);
+  deps.metrics.observeReadiness(async () => {
+    const results = await runReadinessChecks(checks);
+    return { ok: results.every((r) => r.ok), checks: results };
+  });
+  return createApp({
     logger: deps.logger,
     trustProxy: deps.http.trustProxy,
     before: [corsFor(deps.http.cors)],
@@ -71,3 +75,4 @@ export const buildApp = (deps: ApiDeps): Express =>
     onRequestDone: ({ method, route, status, seconds }) =>
       deps.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
   });
+};

@@ -9,6 +9,7 @@ import { withServices } from './open';
 export const keysRotate: CliCommand = {
   name: 'keys rotate',
   summary: 'add a new access-token signing key; the old one verifies until its tokens expire',
+  options: {},
   run: async (_args, config) =>
     withServices(config, async (services) => {
       const kid = await services.accessTokens.rotate();

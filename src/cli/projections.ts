@@ -3,9 +3,11 @@ import { rebuildDeps } from '../infrastructure/projections';
 import { findProjection, projections, rebuildProjection } from '../projections';
 import { projectionLag } from '../projections/runtime/health';
 import { readRegistry } from '../projections/runtime/registry';
+import { parseCommandArgs, UsageError } from './args';
 import type { CliCommand } from './command';
 import { consoleOutput, type CliOutput } from './io';
 import { withServices } from './open';
+import { progressBar, type Progress } from './progress';
 
 type Deps = Pick<Services, 'sql' | 'store' | 'clock' | 'keys'>;
 
@@ -40,12 +42,16 @@ export const runProjectionsRebuild = async (
   args: string[],
   io: CliOutput,
   signal?: AbortSignal,
+  options: { progress?: typeof progressBar } = {},
 ): Promise<number> => {
-  if (args.length > 1) {
-    io.err('usage: identity projections rebuild [name]');
+  let name: string | undefined;
+  try {
+    name = parseCommandArgs(args, {}, { max: 1 }).positionals[0];
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`projections rebuild: ${e.message}; usage: identity projections rebuild [name]`);
     return 2;
   }
-  const name = args[0];
   const chosen = name === undefined ? [...projections] : [findProjection(name)];
   if (chosen.some((p) => p === undefined)) {
     io.err(`unknown projection "${name}"; projections: ${projections.map((p) => p.name).join(', ')}`);
@@ -53,15 +59,17 @@ export const runProjectionsRebuild = async (
   }
   for (const projection of chosen) {
     if (!projection) continue;
-    let reported = 0;
-    const result = await rebuildProjection(rebuildDeps(deps), projection, {
-      signal,
-      onProgress: (p) => {
-        if (p.events - reported < 10_000) return;
-        reported = p.events;
-        io.err(`${p.projection}: ${p.events} events applied`);
-      },
-    });
+    const head = (await deps.store.readAll({ direction: 'backwards', maxCount: 1 })).events[0]?.position;
+    const bar: Progress = (options.progress ?? progressBar)(projection.name, { head, from: null });
+    let result;
+    try {
+      result = await rebuildProjection(rebuildDeps(deps), projection, {
+        signal,
+        onProgress: (p) => bar.update(p.position, p.events),
+      });
+    } finally {
+      bar.stop();
+    }
     io.out(
       `${result.projection}: ${result.resumed ? 'resumed and ' : ''}rebuilt ${result.events} events in ` +
         `${result.seconds.toFixed(1)} s (${Math.round(result.eventsPerSecond)} events/s) into ` +
@@ -74,12 +82,16 @@ export const runProjectionsRebuild = async (
 export const projectionsStatus: CliCommand = {
   name: 'projections status',
   summary: 'read models: active version and tables, checkpoint, lag, rebuilds in progress',
+  options: {},
   run: (_args, config) => withServices(config, (services) => runProjectionsStatus(services, consoleOutput)),
 };
 
 export const projectionsRebuild: CliCommand = {
   name: 'projections rebuild',
-  summary: 'rebuild [name] (default: all) from the first event into fresh tables, then switch to them',
+  summary: 'rebuild read models from the first event into fresh tables, then switch to them',
+  usage: `[${projections.map((p) => p.name).join(' | ')}]`,
+  options: {},
+  details: ['Without a name every projection is rebuilt. A progress bar shows on a terminal.'],
   run: (args, config) =>
     withServices(config, async (services) => {
       const controller = new AbortController();

@@ -5,8 +5,10 @@ import { grantRole, revokeRole, type AdminContext } from '../application/user/ad
 import type { AdminDirectory } from '../application/ports';
 import type { AccountDeps } from '../application/user/deps';
 import { findAccountByEmail } from '../application/user/find-account';
-import type { CliCommand } from './command';
+import { parseCommandArgs, UsageError } from './args';
+import type { CliCommand, CliOption } from './command';
 import { withServices } from './open';
+import { problemLine, REMOTE_OPTIONS, remoteAdmin, remoteUserId, type RemoteAdmin } from './remote';
 
 type RoleAction = 'grant' | 'revoke';
 
@@ -17,24 +19,57 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const usage = (action: RoleAction) =>
   `usage: identity roles ${action} <email|user id> <role> --reason "<why>"  (roles: ${ROLES.join(', ')})`;
 
-/** `<target> <role> --reason "..."` or `--reason=...`, in any order. */
+const ROLE_OPTIONS: Record<string, CliOption> = {
+  reason: { type: 'string', value: '"<why>"', description: 'recorded on the event (required)' },
+  ...REMOTE_OPTIONS,
+};
+
+/** `<target> <role> --reason "..."` or `--reason=...`, in any order; null when something is missing. */
 export const parseRoleArgs = (args: string[]): { target: string; role: string; reason: string } | null => {
-  const positional: string[] = [];
-  let reason: string | undefined;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] as string;
-    if (arg === '--reason') {
-      reason = args[i + 1];
-      i += 1;
-    } else if (arg.startsWith('--reason=')) {
-      reason = arg.slice('--reason='.length);
-    } else {
-      positional.push(arg);
-    }
+  try {
+    const { values, positionals } = parseCommandArgs(args, ROLE_OPTIONS, { min: 2, max: 2 });
+    const reason = (values.reason as string | undefined)?.trim();
+    const [target, role] = positionals as [string, string];
+    return reason ? { target, role, reason } : null;
+  } catch (e) {
+    if (e instanceof UsageError) return null;
+    throw e;
   }
-  const [target, role, ...extra] = positional;
-  if (!target || !role || extra.length > 0 || !reason?.trim()) return null;
-  return { target, role, reason: reason.trim() };
+};
+
+/** Grant or revoke through the admin API of a running service (`--url`): no downtime on any store. */
+export const runRemoteRoleCommand = async (
+  remote: RemoteAdmin,
+  action: RoleAction,
+  parsed: { target: string; role: string; reason: string },
+  io: Output,
+): Promise<number> => {
+  if (!isRole(parsed.role)) {
+    io.err(`unknown role "${parsed.role}"; roles: ${ROLES.join(', ')}`);
+    return 2;
+  }
+  const userId = await remoteUserId(remote, parsed.target);
+  if (userId === null) {
+    io.err('no account with that email address');
+    return 1;
+  }
+  const res =
+    action === 'grant'
+      ? await remote.call('POST', `/v1/admin/users/${userId}/roles`, {
+          role: parsed.role,
+          reason: parsed.reason,
+        })
+      : await remote.call('POST', `/v1/admin/users/${userId}/roles/${parsed.role}/revoke`, {
+          reason: parsed.reason,
+        });
+  if (res.status >= 300) {
+    io.err(`refused by ${remote.url}: ${problemLine(res.status, res.body)}`);
+    return 1;
+  }
+  io.out(
+    `${parsed.role} ${action === 'grant' ? 'granted to' : 'revoked from'} user ${userId} (via ${remote.url})`,
+  );
+  return 0;
 };
 
 /**
@@ -99,18 +134,29 @@ export const runRoleCommand = async (
 
 const roleCommand = (action: RoleAction): CliCommand => ({
   name: `roles ${action}`,
-  summary: `${action} a role (${ROLES.join(', ')}): <email|user id> <role> --reason "..."`,
+  summary: `${action} a role (${ROLES.join(', ')})`,
+  usage: '<email | user id> <role>',
+  options: ROLE_OPTIONS,
+  details: [
+    `example: identity roles ${action} ada@example.com admin --reason "on-call lead"`,
+    `through a running service: IDENTITY_TOKEN=<admin access token> identity roles ${action} ... --url https://id.example.com`,
+  ],
   run: async (args, config) => {
-    if (parseRoleArgs(args) === null) {
+    const parsed = parseRoleArgs(args);
+    if (parsed === null) {
+      const { values } = parseCommandArgs(args, ROLE_OPTIONS, { min: 2, max: 2 });
+      if (!(values.reason as string | undefined)?.trim())
+        throw new UsageError('--reason "<why>" is required');
       process.stderr.write(`${usage(action)}\n`);
       return 2;
     }
-    return withServices(config, (services) =>
-      runRoleCommand(services, action, args, {
-        out: (line) => process.stdout.write(`${line}\n`),
-        err: (line) => process.stderr.write(`${line}\n`),
-      }),
-    );
+    const io: Output = {
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    };
+    const remote = remoteAdmin(parseCommandArgs(args, ROLE_OPTIONS));
+    if (remote) return runRemoteRoleCommand(remote, action, parsed, io);
+    return withServices(config, (services) => runRoleCommand(services, action, args, io));
   },
 });
 

@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../application/event-store';
 import type { AdminDirectory } from '../application/ports';
 import type { SqlClient } from '../application/sql';
 import { listAdminIds } from '../projections/user-directory/queries';
+import { backoffDelay } from '../application/backoff';
 
 const LOCK = 'identity:admin-roster';
 /** Revocations of `admin` are rare and quick: a caller waits this long for another one to finish. */
@@ -13,7 +14,7 @@ export const sqlAdminDirectory = (sql: SqlClient): AdminDirectory => ({
   adminCandidates: () => listAdminIds(sql),
   exclusive: async <T>(fn: () => Promise<T>): Promise<T> => {
     const deadline = Date.now() + WAIT_MS;
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    for (let attempt = 1; ; attempt++) {
       const release = await sql.tryLock(LOCK);
       if (release) {
         try {
@@ -24,7 +25,7 @@ export const sqlAdminDirectory = (sql: SqlClient): AdminDirectory => ({
       }
       if (Date.now() > deadline)
         throw new StoreUnavailableError('another admin role change is still running');
-      await sleep(delay);
+      await sleep(backoffDelay(attempt, { minMs: 5, maxMs: 100 }));
     }
   },
 });

@@ -93,6 +93,9 @@ const schema = z.object({
     .max(512)
     .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must be letters, digits and -._~+/ (a bearer token)')
     .optional(),
+  // OpenTelemetry (the SDK's own variable names): tracing is off unless the endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default('identity'),
 });
 
 export type Config = {
@@ -141,6 +144,8 @@ export type Config = {
    * serves it (the main port answers 404); with `token`, only `Authorization: Bearer <token>`. Both may be set.
    */
   metrics: { port: number | undefined; token: string | undefined };
+  /** OTLP/HTTP traces to `endpoint` (its `/v1/traces`); undefined: no tracing at all. */
+  tracing: { endpoint: string | undefined; serviceName: string };
 };
 
 export class ConfigError extends Error {
@@ -270,5 +275,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     shutdownTimeoutSeconds: c.SHUTDOWN_TIMEOUT_SECONDS,
     requestTimeoutSeconds: c.REQUEST_TIMEOUT_SECONDS,
     metrics: { port: c.METRICS_PORT, token: c.METRICS_TOKEN },
+    tracing: { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: c.OTEL_SERVICE_NAME },
   };
 };

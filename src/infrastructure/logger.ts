@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -31,6 +32,11 @@ export const createLogger = (level: string, destination?: pino.DestinationStream
       base: { service: 'identity' },
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // The active trace on every line written inside it (nothing when tracing is off).
+      mixin: () => {
+        const span = trace.getActiveSpan()?.spanContext();
+        return span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+      },
     },
     destination,
   );

@@ -10,6 +10,12 @@ import type {
 } from '../application/event-store';
 import type { LoginTally } from '../application/session/login';
 import type { SubscriptionStatus } from '../projections/runtime/runner';
+import {
+  observeOperations,
+  type OutboxBacklog,
+  type ProjectionBuilds,
+  type Readiness,
+} from './metrics-operations';
 
 /**
  * Prometheus metrics (GET /metrics). Security-relevant counts are taken where they cannot be missed: at
@@ -90,6 +96,8 @@ export const createMetrics = () => {
     },
   });
 
+  const operations = observeOperations(registers);
+
   return {
     registry,
     httpDuration,
@@ -106,6 +114,14 @@ export const createMetrics = () => {
       statuses = get;
       headTime = head;
     },
+    /** Connects the mail outbox gauges (backlog and oldest age), read at every scrape. */
+    observeOutbox: (read: () => Promise<OutboxBacklog>) => operations.outbox(read),
+    /** Connects the rebuild gauges to the projection registry (rebuilds by any process, the CLI's too). */
+    observeProjectionBuilds: (read: () => Promise<ProjectionBuilds>) => operations.builds(read),
+    /** Connects the readiness gauges to the checks `/health/ready` runs. */
+    observeReadiness: (read: () => Promise<Readiness>) => operations.readiness(read),
+    /** Events a rebuild in this process has applied so far (fed by its progress callback). */
+    rebuildApplied: (projection: string, events: number) => operations.rebuildApplied(projection, events),
   };
 };
 

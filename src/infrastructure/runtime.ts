@@ -1,6 +1,8 @@
 import type { SubscriptionHandler } from '../application/subscription-handler';
+import { readOutboxBacklog } from '../consumers/mail/outbox-backlog';
 import { OutboxSender } from '../consumers/mail/outbox-sender';
 import { projections } from '../projections';
+import { readAllRegistry } from '../projections/runtime/registry';
 import { createSubscriptionRuntime, type SubscriptionRuntime } from '../projections/runtime/runners';
 import { PgliteSqlClient } from './sql/pglite-client';
 import { rebuildDeps } from './projections';
@@ -21,7 +23,11 @@ export const createRuntime = (services: Services, handlers: SubscriptionHandler[
     store: services.store,
     sql: services.sql,
     logger: services.logger,
-    upgrade: { deps: rebuildDeps(services), projections },
+    upgrade: {
+      deps: rebuildDeps(services),
+      projections,
+      onProgress: (p) => services.metrics.rebuildApplied(p.projection, p.events),
+    },
   });
   const outbox = new OutboxSender(
     { ...services, linkBaseUrl: services.config.emailLinkBaseUrl },
@@ -32,6 +38,14 @@ export const createRuntime = (services: Services, handlers: SubscriptionHandler[
     () => subscriptions.statuses(),
     async () =>
       (await services.store.readAll({ direction: 'backwards', maxCount: 1 })).events[0]?.createdAt ?? null,
+  );
+  services.metrics.observeOutbox(() => readOutboxBacklog(services.sql));
+  services.metrics.observeProjectionBuilds(async () =>
+    (await readAllRegistry(services.sql)).map((e) => ({
+      projection: e.name,
+      version: e.version,
+      building: e.building && { version: e.building.version, startedAt: e.building.startedAt },
+    })),
   );
   return {
     ...subscriptions,

@@ -108,11 +108,22 @@ for (const backend of testBackends()) {
       ['limit=ten', 'limit'],
       ['types=user-', 'types'],
       ['types=', 'types'],
+      ['types=UserRegisterd', 'types'],
+      ['types=EmailVerified,Nope', 'types'],
       ['cursor=abc', '(body)'],
       [`after=${'0'.repeat(16)}-${'0'.repeat(16)}&after=${'0'.repeat(16)}-${'0'.repeat(16)}`, 'after'],
     ])('refuses %s with 400 validation-failed', async (query, path) => {
       const body = await expectProblem(await getFeed(t, reader, query), 400, 'validation-failed');
       expect(body.errors?.map((e) => e.path.split('.')[0])).toContain(path);
+    });
+
+    it('names a type that matches no event type of the feed instead of answering an empty list', async () => {
+      const body = (await expectProblem(
+        await getFeed(t, reader, 'types=UserRegistered,UserRegisterd'),
+        400,
+        'validation-failed',
+      )) as { errors?: { path: string; message: string }[] };
+      expect(body.errors?.map((e) => e.message).join(' ')).toContain('"UserRegisterd" matches no event type');
     });
 
     it('never skips an event while concurrent writers commit out of order', async () => {

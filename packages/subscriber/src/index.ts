@@ -10,7 +10,13 @@
  *
  * See README.md beside this file for the delivery guarantees.
  */
-export { subscribe, CheckpointAheadOfFeedError, type SubscribeOptions } from './subscribe';
+export {
+  subscribe,
+  CheckpointAheadOfFeedError,
+  HandlerGaveUpError,
+  type DeadLetterOptions,
+  type SubscribeOptions,
+} from './subscribe';
 export { httpFeed, FeedRequestError, type HttpFeedOptions } from './http-feed';
 export { eventStoreDb, type EventStoreDbOptions } from './eventstoredb';
 export {

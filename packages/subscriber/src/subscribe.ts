@@ -15,7 +15,44 @@ export type SubscribeOptions = {
   backoff?: { minMs?: number; maxMs?: number };
   /** Told about every failure before the retry (a handler error, a lost connection, a refused request). */
   onError?: (error: unknown, retry: { attempt: number; inMs: number }) => void;
+  /**
+   * What to do with an event the handler keeps failing on. Absent: retry it for ever (the subscriber
+   * waits there, where an operator sees it). With `afterFailures: N`, after N failures in a row on one
+   * event: `park` hands it to `onParked` (store it somewhere to replay by hand), counts it, moves the
+   * checkpoint past it and goes on; `stop` rejects `subscribe` with a `HandlerGaveUpError`.
+   */
+  deadLetter?: DeadLetterOptions;
 };
+
+export type DeadLetterOptions = {
+  afterFailures: number;
+  action: 'park' | 'stop';
+  /** Called before the checkpoint moves past a parked event; if it throws, the event is not parked. */
+  onParked?: (event: AccountEvent, error: unknown, failures: number) => Promise<void> | void;
+  /** A counter to count parked events by type (a prom-client Counter with a `type` label fits). */
+  counter?: { inc: (labels: { type: string }) => void };
+};
+
+/** `deadLetter.action: 'stop'`: the handler failed `failures` times in a row on `event`. */
+export class HandlerGaveUpError extends Error {
+  readonly code = 'handler-gave-up';
+  constructor(
+    readonly event: AccountEvent,
+    readonly failures: number,
+    override readonly cause: unknown,
+  ) {
+    super(`the handler failed ${failures} times on ${event.type} at ${event.position}; stopped`);
+    this.name = 'HandlerGaveUpError';
+  }
+}
+
+/** A handler's failure on one event, as the retry loop sees it. */
+class HandlerFailure {
+  constructor(
+    readonly event: AccountEvent,
+    readonly cause: unknown,
+  ) {}
+}
 
 /**
  * The stored checkpoint lies past the end of the source: it was stored against another store (an
@@ -58,6 +95,12 @@ export const subscribe = async (options: SubscribeOptions): Promise<void> => {
   const minMs = options.backoff?.minMs ?? 200;
   const maxMs = options.backoff?.maxMs ?? 30_000;
   let attempt = 0;
+  const deadLetter = options.deadLetter;
+  if (deadLetter && !(Number.isInteger(deadLetter.afterFailures) && deadLetter.afterFailures >= 1)) {
+    throw new RangeError('deadLetter.afterFailures must be a whole number of at least 1');
+  }
+  type Failing = { position: string; failures: number };
+  let failing = null as Failing | null;
   while (!signal.aborted) {
     try {
       let checkpoint = await checkpointStore.load();
@@ -71,11 +114,18 @@ export const subscribe = async (options: SubscribeOptions): Promise<void> => {
         if (checkpoint !== null && position <= checkpoint) continue;
         if (message.kind === 'event') {
           const event = parseAccountEvent(message.event);
-          if (event) await handler(event);
+          if (event) {
+            try {
+              await handler(event);
+            } catch (cause) {
+              throw new HandlerFailure(event, cause);
+            }
+          }
         }
         await checkpointStore.save(position);
         checkpoint = position;
         attempt = 0;
+        failing = null;
       }
       // A feed has no end: a source that stops without being asked to has lost its connection.
       if (!signal.aborted) throw new Error('the event source ended unexpectedly');
@@ -85,10 +135,35 @@ export const subscribe = async (options: SubscribeOptions): Promise<void> => {
         options.onError?.(error, { attempt: attempt + 1, inMs: 0 });
         throw error;
       }
+      let cause = error;
+      if (error instanceof HandlerFailure) {
+        cause = error.cause;
+        const position = error.event.position;
+        failing =
+          failing?.position === position
+            ? { position, failures: failing.failures + 1 }
+            : { position, failures: 1 };
+        if (deadLetter && failing.failures >= deadLetter.afterFailures) {
+          if (deadLetter.action === 'stop')
+            throw new HandlerGaveUpError(error.event, failing.failures, cause);
+          try {
+            await deadLetter.onParked?.(error.event, cause, failing.failures);
+            deadLetter.counter?.inc({ type: error.event.type });
+            await checkpointStore.save(position);
+            failing = null;
+            attempt = 0;
+            continue;
+          } catch (parkError) {
+            cause = parkError; // not parked: retried like any failure
+          }
+        }
+      }
       attempt += 1;
-      const backoff = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 20));
-      const inMs = Math.max(backoff, retryAfterOf(error));
-      options.onError?.(error, { attempt, inMs });
+      // Equal jitter: subscribers that failed together do not all retry together.
+      const nominal = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 20));
+      const backoff = Math.round(nominal / 2 + (nominal / 2) * Math.random());
+      const inMs = Math.max(backoff, retryAfterOf(cause));
+      options.onError?.(cause, { attempt, inMs });
       await sleep(inMs, signal);
     }
   }

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { EventFilter, EventStore, Position } from '../../application/event-store';
 import { presentEvents } from '../../application/events/present';
-import { FEED_STREAM_PREFIXES, eventJsonSchemas } from '../../application/events/schemas';
+import { FEED_STREAM_PREFIXES, eventJsonSchemas, eventSchemas } from '../../application/events/schemas';
 import type { AccessTokens, Clock, PersonalDataVault } from '../../application/ports';
 import type { Authenticated } from '../../application/session/session-check';
 import { authOf } from '../authenticate';
@@ -48,14 +48,25 @@ export type EventFeedOptions = {
 export const FEED_READ_ROLE = 'events:read' as const;
 export const PII_READ_ROLE = 'pii:read';
 
-// Type prefixes as in `types=UserRegistered,Session`: PascalCase names, a bounded list.
+const FEED_TYPES = Object.keys(eventSchemas);
+
+// Type prefixes as in `types=UserRegistered,Session`: PascalCase names, a bounded list, each the prefix of at
+// least one event type of the feed (a misspelt type is a 400, not an empty feed forever).
 const typesParam = z
   .string()
   .max(2000)
   .transform((value) => value.split(',').map((t) => t.trim()))
   .pipe(
     z
-      .array(z.string().regex(/^[A-Z][A-Za-z0-9]{0,99}$/, 'must be an event type prefix'))
+      .array(
+        z
+          .string()
+          .regex(/^[A-Z][A-Za-z0-9]{0,99}$/, 'must be an event type prefix')
+          .refine((prefix) => FEED_TYPES.some((t) => t.startsWith(prefix)), {
+            error: (issue) =>
+              `"${String(issue.input)}" matches no event type of the feed (GET /v1/events/schema lists them)`,
+          }),
+      )
       .min(1)
       .max(50),
   );

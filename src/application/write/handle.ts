@@ -1,3 +1,4 @@
+import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import {
   StreamNotFoundError,
   WrongExpectedVersionError,
@@ -147,7 +148,25 @@ export type HandleOptions<E, S> = {
   initial?: LoadedStream<S>;
   schemaVersion?: number;
   toDomain?: (e: RecordedEvent) => E;
+  /** The command's name on its trace span when `command` is a `Decide` (a command object names itself). */
+  name?: string;
 };
+
+/**
+ * Traces go through `@opentelemetry/api` only: a no-op until the process starts the SDK
+ * (src/infrastructure/tracing/), so the write path knows nothing of exporters.
+ */
+const tracer = trace.getTracer('identity.write');
+
+const commandName = (command: unknown, fallback: string | undefined): string => {
+  if (typeof command === 'object' && command !== null && 'type' in command) {
+    const type = (command as { type: unknown }).type;
+    if (typeof type === 'string') return type;
+  }
+  return fallback ?? 'decide';
+};
+
+const expectedRevision = (revision: number): string | number => (revision === -1 ? 'no_stream' : revision);
 
 /**
  * The one write path (STYLE.md "Application"): load -> decide -> append with the expected revision, and on
@@ -186,6 +205,33 @@ export async function handle<E extends DomainEvent, S, O>(
   ctx: CommandContext | ((loaded: LoadedStream<S>) => CommandContext),
   options: HandleOptions<E, S> = {},
 ): Promise<Handled<O, E, S>> {
+  const name = commandName(command, options.name);
+  return tracer.startActiveSpan(
+    `command ${name}`,
+    { attributes: { 'identity.command': name, 'identity.stream': streamId } },
+    async (span) => {
+      try {
+        return await handleTraced(span, store, decider, streamId, command, ctx, options);
+      } catch (e) {
+        span.recordException(e as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).name });
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+async function handleTraced<E extends DomainEvent, S, O>(
+  span: Span,
+  store: EventStore,
+  decider: Folds<E, S> & { decide?: (command: unknown, state: S) => Decision<O, E> },
+  streamId: string,
+  command: unknown,
+  ctx: CommandContext | ((loaded: LoadedStream<S>) => CommandContext),
+  options: HandleOptions<E, S>,
+): Promise<Handled<O, E, S>> {
   const attempts = options.attempts ?? 4;
   const toDomain = options.toDomain ?? asDomainEvent;
   const decide: Decide<O, E, S> =
@@ -197,11 +243,22 @@ export async function handle<E extends DomainEvent, S, O>(
         };
   let loaded = options.initial ?? (await loadStream(store, decider, streamId, toDomain));
   for (let attempt = 1; ; attempt++) {
+    span.setAttributes({
+      'identity.expected_revision': expectedRevision(loaded.revision),
+      'identity.attempt': attempt,
+    });
     const { outcome, events } = await decide(loaded);
+    span.setAttribute(
+      'identity.events',
+      events.map((e) => e.type),
+    );
+    if (typeof outcome === 'string') span.setAttribute('identity.outcome', outcome);
     if (events.length === 0)
       return { outcome, events, state: loaded.state, revision: loaded.revision, position: null };
     try {
-      const metadata = eventMetadata(typeof ctx === 'function' ? ctx(loaded) : ctx, options.schemaVersion);
+      const context = typeof ctx === 'function' ? ctx(loaded) : ctx;
+      span.setAttribute('identity.correlation_id', context.correlationId);
+      const metadata = eventMetadata(context, options.schemaVersion);
       const result = await store.appendToStream(
         streamId,
         events.map((e) => ({ type: e.type, data: e.data, metadata })),
@@ -216,6 +273,7 @@ export async function handle<E extends DomainEvent, S, O>(
       };
     } catch (e) {
       if (!(e instanceof WrongExpectedVersionError) || attempt >= attempts) throw e;
+      span.addEvent('concurrent write: load and decide again', { 'identity.attempt': attempt });
       loaded = await loadStream(store, decider, streamId, toDomain);
     }
   }

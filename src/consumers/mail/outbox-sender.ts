@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventStore } from '../../application/event-store';
 import { MAIL_OUTBOX_CHANNEL } from './outbox-consumer';
 import { MailDeliveryError, type Mailer } from '../../application/mail/ports';
+import { backoffDelay } from '../../application/backoff';
 import { composeMail } from './compose';
 import type { Clock, EmailKeys, OneTimeTokens, PersonalDataVault } from '../../application/ports';
 import type { SqlClient } from '../../application/sql';
@@ -34,7 +35,7 @@ export type OutboxSenderOptions = {
   pollMs?: number;
   /** How long a claimed row is this sender's; longer than any SMTP exchange (their timeouts are ~30 s). */
   leaseSeconds?: number;
-  /** Retry delay after a failed send: doubles from min to max. */
+  /** Retry delay after a failed send: doubles from min to max, with jitter (application/backoff.ts). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** A notice older than this when it could first be sent is dropped rather than sent late. */
@@ -190,7 +191,7 @@ export class OutboxSender {
   }
 
   private backoffMs(attempts: number): number {
-    return Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(attempts - 1, 20));
+    return backoffDelay(attempts, { minMs: this.minBackoffMs, maxMs: this.maxBackoffMs });
   }
 
   private async deliver(row: ClaimedRow, leaseId: string): Promise<void> {

@@ -19,6 +19,7 @@ import type { SqlClient, SqlExecutor } from '../../application/sql';
 import { horizonPassed, readAllPage, toRecorded, type PageRequest } from './postgres-read-all';
 import { readOneStream, StreamReadBatcher } from './postgres-read-streams';
 import { SharedLiveReads, subscribeToAll } from './postgres-subscription';
+import { backoffDelay } from '../../application/backoff';
 
 export type PostgresEventStoreOptions = {
   /**
@@ -160,8 +161,9 @@ export class PostgresEventStore implements EventStore {
 
   /** Resolves true once the horizon passes `xact`, false at the deadline. */
   private async waitForHorizon(xact: string, deadline: number): Promise<boolean> {
-    for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 20)) {
+    for (let attempt = 1; Date.now() < deadline; attempt++) {
       if (await horizonPassed(this.sql, xact)) return true;
+      const delay = backoffDelay(attempt, { minMs: 1, maxMs: 20 });
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))),
       );

@@ -7,6 +7,7 @@ import {
   type RecordedEvent,
 } from '../../application/event-store';
 import type { SqlExecutor } from '../../application/sql';
+import { backoffDelay } from '../../application/backoff';
 
 export type EventRow = {
   xact: string;
@@ -153,9 +154,9 @@ export const readHead = async (sql: SqlExecutor, waitMs = 2_000): Promise<Positi
   );
   const xact = newest.rows[0]?.xact;
   const deadline = Date.now() + waitMs;
-  for (let delay = 1; xact !== undefined && Date.now() < deadline; delay = Math.min(delay * 2, 20)) {
+  for (let attempt = 1; xact !== undefined && Date.now() < deadline; attempt++) {
     if (await horizonPassed(sql, xact)) break;
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, { minMs: 1, maxMs: 20 })));
   }
   return readSafeHead(sql);
 };

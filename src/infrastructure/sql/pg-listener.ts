@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../application/backoff';
 import pg from 'pg';
 import type { SqlClientLogger } from './pg-client';
 
@@ -101,7 +102,7 @@ export class PgListener {
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer || this.channels.size === 0) return;
-    const delay = Math.min(5_000, 100 * 2 ** this.reconnectAttempt) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(this.reconnectAttempt + 1, { minMs: 100, maxMs: 5_000 });
     this.reconnectAttempt += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

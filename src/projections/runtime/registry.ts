@@ -65,6 +65,12 @@ export const readRegistry = async (sql: SqlExecutor, name: string): Promise<Regi
   return r.rows[0] ? toEntry(r.rows[0]) : null;
 };
 
+/** Every projection in the registry, by name (the metrics' view of rebuilds in progress). */
+export const readAllRegistry = async (sql: SqlExecutor): Promise<RegistryEntry[]> => {
+  const r = await sql.query<Row>(`select ${COLUMNS} from projections order by name`);
+  return r.rows.map(toEntry);
+};
+
 /**
  * The active build, locked for the caller's transaction (`share`: a live batch; `update`: a rebuild's
  * prepare or switch). The first caller ever creates the first build: empty tables of the code's version.

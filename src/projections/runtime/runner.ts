@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../application/backoff';
 import type { EventStore, Position } from '../../application/event-store';
 import type { SqlClient } from '../../application/sql';
 import type { SubscriptionHandler } from '../../application/subscription-handler';
@@ -173,10 +174,10 @@ export class SubscriptionRunner {
         if (e instanceof CheckpointAheadOfStoreError) {
           logger.error({ subscription: this.handler.name, err: e.message }, 'subscription refused to start');
         }
-        const backoff = Math.min(
-          maxBackoff,
-          minBackoff * 2 ** Math.min(this.state.consecutiveFailures - 1, 16),
-        );
+        const backoff = backoffDelay(this.state.consecutiveFailures, {
+          minMs: minBackoff,
+          maxMs: maxBackoff,
+        });
         logger.warn(
           { subscription: this.handler.name, err: this.state.lastError, retry_in_ms: backoff },
           'subscription failed; resuming from its checkpoint',

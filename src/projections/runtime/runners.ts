@@ -1,6 +1,6 @@
 import type { SubscriptionHandler } from '../../application/subscription-handler';
 import type { Projection } from './projection';
-import type { RebuildDeps } from './rebuild';
+import type { RebuildDeps, RebuildProgress } from './rebuild';
 import { SubscriptionRunner, type RunnerOptions, type SubscriptionStatus } from './runner';
 import { upgradeProjections } from './upgrade';
 
@@ -19,7 +19,14 @@ export type SubscriptionRuntime = {
  */
 export const createSubscriptionRuntime = (
   handlers: readonly SubscriptionHandler[],
-  options: RunnerOptions & { upgrade: { deps: RebuildDeps; projections: readonly Projection[] } },
+  options: RunnerOptions & {
+    upgrade: {
+      deps: RebuildDeps;
+      projections: readonly Projection[];
+      /** Each page a background rebuild applies (the rebuild-progress metric). */
+      onProgress?: (progress: RebuildProgress) => void;
+    };
+  },
 ): SubscriptionRuntime => {
   const { upgrade, ...runnerOptions } = options;
   const runners = handlers.map((h) => new SubscriptionRunner(h, runnerOptions));
@@ -32,7 +39,7 @@ export const createSubscriptionRuntime = (
     start: () => {
       runners.forEach((r) => r.start());
       upgrading = upgradeProjections(
-        { ...upgrade.deps, logger: options.logger },
+        { ...upgrade.deps, logger: options.logger, onProgress: upgrade.onProgress },
         upgrade.projections,
         upgrades.signal,
       ).catch((e: unknown) =>

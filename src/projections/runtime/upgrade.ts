@@ -1,5 +1,5 @@
 import type { Projection } from './projection';
-import { rebuildProjection, type RebuildDeps } from './rebuild';
+import { rebuildProjection, type RebuildDeps, type RebuildProgress } from './rebuild';
 import { readRegistry } from './registry';
 
 export type UpgradeLogger = {
@@ -14,7 +14,7 @@ export type UpgradeLogger = {
  * tables and queries keep reading them. One instance does the work: the others find the lock taken.
  */
 export const upgradeProjections = async (
-  deps: RebuildDeps & { logger: UpgradeLogger },
+  deps: RebuildDeps & { logger: UpgradeLogger; onProgress?: (progress: RebuildProgress) => void },
   projections: readonly Projection[],
   signal?: AbortSignal,
 ): Promise<void> => {
@@ -29,7 +29,7 @@ export const upgradeProjections = async (
         { projection: projection.name, from_version: entry.version, to_version: projection.version },
         'projection version changed; rebuilding beside the live tables',
       );
-      const result = await rebuildProjection(deps, projection, { signal });
+      const result = await rebuildProjection(deps, projection, { signal, onProgress: deps.onProgress });
       deps.logger.info(
         {
           projection: projection.name,
