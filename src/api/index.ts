@@ -3,6 +3,7 @@ import type { Runtime } from '../infrastructure/runtime';
 import type { Services } from '../infrastructure/services';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/runtime/health';
+import { relayReadiness } from '../infrastructure/relay/status';
 import { createApp } from './app';
 import { openApiDocument } from './openapi';
 import { accountRoutes } from './routes/accounts';
@@ -34,6 +35,18 @@ export const apiTables = (services: Services, runtime: Runtime): RouteTable[] =>
           thresholdSeconds: services.config.projectionLagThresholdSeconds,
         }),
       },
+      ...(services.relay.length
+        ? [
+            {
+              name: 'relay',
+              check: relayReadiness({
+                ...services,
+                statuses: () => runtime.statuses(),
+                thresholdSeconds: services.config.projectionLagThresholdSeconds,
+              }),
+            },
+          ]
+        : []),
     ],
     {},
   ),

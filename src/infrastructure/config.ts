@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { RelayConfig } from '../consumers/relay/config';
+import { readRelayConfig } from './relay/config-file';
 
 /**
  * Configuration: environment variables, parsed and validated once at start-up. A wrong value stops the
@@ -86,6 +88,8 @@ const schema = z.object({
     .max(512)
     .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must be letters, digits and -._~+/ (a bearer token)')
     .optional(),
+  /** A JSON or YAML file listing the relay's targets (CONTRACT "Event relay"). */
+  RELAY_CONFIG: z.string().min(1).optional(),
 });
 
 export type Config = {
@@ -125,6 +129,8 @@ export type Config = {
    * serves it (the main port answers 404); with `token`, only `Authorization: Bearer <token>`. Both may be set.
    */
   metrics: { port: number | undefined; token: string | undefined };
+  /** RELAY_CONFIG's targets (none without it): src/consumers/relay/config.ts. */
+  relay: RelayConfig;
 };
 
 export class ConfigError extends Error {
@@ -162,6 +168,14 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     problems.push('SESSION_IDLE_TIMEOUT_SECONDS: must not exceed SESSION_ABSOLUTE_TIMEOUT_SECONDS');
   if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT)
     problems.push('METRICS_PORT: must differ from PORT');
+  let relay: RelayConfig = { targets: [] };
+  if (c.RELAY_CONFIG) {
+    try {
+      relay = readRelayConfig(c.RELAY_CONFIG);
+    } catch (e) {
+      problems.push(`RELAY_CONFIG: ${(e as Error).message}`);
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
   const port = c.PORT;
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -215,5 +229,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     shutdownTimeoutSeconds: c.SHUTDOWN_TIMEOUT_SECONDS,
     requestTimeoutSeconds: c.REQUEST_TIMEOUT_SECONDS,
     metrics: { port: c.METRICS_PORT, token: c.METRICS_TOKEN },
+    relay,
   };
 };

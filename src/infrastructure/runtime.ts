@@ -4,6 +4,7 @@ import { projections } from '../projections';
 import { createSubscriptionRuntime, type SubscriptionRuntime } from '../projections/runtime/runners';
 import { PgliteSqlClient } from './sql/pglite-client';
 import { rebuildDeps } from './projections';
+import { relayStatuses } from './relay/status';
 import type { Services } from './services';
 
 /**
@@ -32,6 +33,9 @@ export const createRuntime = (services: Services, handlers: SubscriptionHandler[
     () => subscriptions.statuses(),
     async () =>
       (await services.store.readAll({ direction: 'backwards', maxCount: 1 })).events[0]?.createdAt ?? null,
+  );
+  services.metrics.observeRelay(() =>
+    relayStatuses({ ...services, statuses: () => subscriptions.statuses() }),
   );
   return {
     ...subscriptions,

@@ -173,10 +173,13 @@ export class SubscriptionRunner {
         if (e instanceof CheckpointAheadOfStoreError) {
           logger.error({ subscription: this.handler.name, err: e.message }, 'subscription refused to start');
         }
-        const backoff = Math.min(
+        // Exponential, capped, with jitter (half to all of it), so instances and targets that failed
+        // together do not all come back in the same instant.
+        const ceiling = Math.min(
           maxBackoff,
           minBackoff * 2 ** Math.min(this.state.consecutiveFailures - 1, 16),
         );
+        const backoff = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
         logger.warn(
           { subscription: this.handler.name, err: this.state.lastError, retry_in_ms: backoff },
           'subscription failed; resuming from its checkpoint',

@@ -1,0 +1,17 @@
+import type { RelayConfig, RelayTarget } from '../../consumers/relay/config';
+import { emptyStats, type RelayChannel } from '../../consumers/relay/relay-consumer';
+import type { RelayTransport } from '../../consumers/relay/transport';
+import { RabbitMqTransport } from './rabbitmq';
+
+export const createTransport = (target: RelayTarget): RelayTransport => {
+  switch (target.type) {
+    case 'rabbitmq':
+      return new RabbitMqTransport(target);
+    default:
+      throw new Error(`relay target ${target.name}: type ${target.type} is not available`);
+  }
+};
+
+/** One channel per configured target: its transport (not connected until the first publish) and counters. */
+export const createRelayChannels = (config: RelayConfig): RelayChannel[] =>
+  config.targets.map((target) => ({ target, transport: createTransport(target), stats: emptyStats() }));
