@@ -1,12 +1,15 @@
 import type { RelayConfig, RelayTarget } from '../../consumers/relay/config';
 import { emptyStats, type RelayChannel } from '../../consumers/relay/relay-consumer';
 import type { RelayTransport } from '../../consumers/relay/transport';
+import { NatsTransport } from './nats';
 import { RabbitMqTransport } from './rabbitmq';
 
 export const createTransport = (target: RelayTarget): RelayTransport => {
   switch (target.type) {
     case 'rabbitmq':
       return new RabbitMqTransport(target);
+    case 'nats':
+      return new NatsTransport(target);
     default:
       throw new Error(`relay target ${target.name}: type ${target.type} is not available`);
   }
