@@ -2,23 +2,29 @@ import type { Request, RequestHandler } from 'express';
 import type { Actor, CommandContext } from '../application/write/handle';
 import type { WeakPasswordReason } from '../application/ports';
 import { WeakPasswordError } from '../application/user/deps';
-import type { Services } from '../infrastructure/services';
+import type { ApiDeps } from './deps';
 import { problem } from './problem';
 import { rateLimit } from './rate-limit';
 
 /** Shared plumbing of the routes (routes/mount.ts and the account areas). */
 
-/** Correlation and causation are the request id (X-Request-Id), so a request's events can be found. */
+/** A caller not (yet) known: the handler names the user once it has found the account or session. */
+export const ANONYMOUS: Actor = { type: 'user', id: null };
+
+/**
+ * The one way a request becomes a command's context. Correlation and causation are the request id
+ * (X-Request-Id), so a request's events can be found; the time is read once, here.
+ */
 export const requestContext = (
   req: Request,
-  services: Pick<Services, 'clock'>,
+  deps: Pick<ApiDeps, 'clock'>,
   actor: Actor,
   reason?: string,
 ): CommandContext => ({
   correlationId: req.id,
   causationId: req.id,
   actor,
-  now: services.clock.now(),
+  now: deps.clock.now(),
   ...(reason !== undefined ? { reason } : {}),
 });
 
@@ -37,15 +43,15 @@ export const weakPasswordProblem = (e: WeakPasswordError) =>
 
 /** Per-IP token bucket of one endpoint (CONTRACT.md "General rules"); off with RATE_LIMITS_ENABLED=false. */
 export const perIpLimit = (
-  services: Pick<Services, 'rateLimiter' | 'config'>,
+  deps: Pick<ApiDeps, 'rateLimiter' | 'http'>,
   bucket: string,
   perMinute: number,
 ): RequestHandler =>
   rateLimit(
-    services.rateLimiter,
+    deps.rateLimiter,
     bucket,
     { capacity: perMinute, refillPerMinute: perMinute },
-    services.config.rateLimits.enabled,
+    deps.http.rateLimits.enabled,
   );
 
 /** Answers of `/v1/users/me` and every admin route, errors included, are never stored by a cache. */

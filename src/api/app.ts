@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import type { Logger } from '../infrastructure/logger';
+import type { Logger } from '../application/ports';
 import { toProblem } from './errors';
 import { allowedMethods, type RouteInfo, type RouteTable } from './routes/table';
 import { HttpProblem, problem, problemBody, sendProblem } from './problem';

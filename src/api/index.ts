@@ -1,10 +1,9 @@
 import type { Express } from 'express';
-import type { Runtime } from '../infrastructure/runtime';
-import type { Services } from '../infrastructure/services';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/runtime/health';
 import { relayReadiness } from '../infrastructure/relay/status';
 import { createApp } from './app';
+import type { ApiDeps } from './deps';
 import { openApiDocument } from './openapi';
 import { accountRoutes } from './routes/accounts';
 import { adminRoutes } from './routes/admin';
@@ -20,19 +19,19 @@ import type { RouteTable } from './routes/table';
 import { userRoutes } from './routes/users';
 
 /** The whole HTTP surface: every router of the service, in one list. */
-export const apiTables = (services: Services, runtime: Runtime): RouteTable[] => [
+export const apiTables = (deps: ApiDeps): RouteTable[] => [
   mountRoutes(
     HEALTH_ROUTES,
     [
-      { name: 'event_store', check: async () => (await services.store.ping(), { ok: true }) },
-      { name: 'database', check: async () => (await services.sql.query('select 1'), { ok: true }) },
+      { name: 'event_store', check: async () => (await deps.store.ping(), { ok: true }) },
+      { name: 'database', check: async () => (await deps.sql.query('select 1'), { ok: true }) },
       {
         name: 'projections',
         check: projectionsReadiness({
-          ...services,
-          statuses: () => runtime.statuses(),
+          ...deps,
+          statuses: () => deps.runtime.statuses(),
           projections,
-          thresholdSeconds: services.config.projectionLagThresholdSeconds,
+          thresholdSeconds: deps.http.projectionLagThresholdSeconds,
         }),
       },
       ...(services.relay.length
@@ -50,29 +49,29 @@ export const apiTables = (services: Services, runtime: Runtime): RouteTable[] =>
     ],
     {},
   ),
-  sessionTable(services, runtime),
-  accountRoutes(services),
-  userRoutes(services),
-  adminRoutes(services),
-  adminQueryRoutes(services, runtime),
-  eventRoutes(services),
+  sessionTable(deps),
+  accountRoutes(deps),
+  userRoutes(deps),
+  adminRoutes(deps),
+  adminQueryRoutes(deps),
+  eventRoutes(deps),
   mountRoutes(
     DISCOVERY_ROUTES,
     {
-      accessTokens: services.accessTokens,
-      issuer: services.config.jwt.issuer,
-      publicUrl: services.config.publicUrl,
+      accessTokens: deps.accessTokens,
+      issuer: deps.http.issuer,
+      publicUrl: deps.http.publicUrl,
     },
     {},
   ),
   mountRoutes(DOCS_ROUTES, { document: openApiDocument }, {}),
 ];
 
-export const buildApp = (services: Services, runtime: Runtime): Express =>
+export const buildApp = (deps: ApiDeps): Express =>
   createApp({
-    logger: services.logger,
-    trustProxy: services.config.trustProxy,
-    tables: [...apiTables(services, runtime), metricsRoutes(services.metrics)],
+    logger: deps.logger,
+    trustProxy: deps.http.trustProxy,
+    tables: [...apiTables(deps), metricsRoutes(deps.metrics)],
     onRequestDone: ({ method, route, status, seconds }) =>
-      services.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
+      deps.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
   });

@@ -178,3 +178,15 @@ export interface AdminDirectory {
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
+
+/**
+ * Structured logging (pino's shape): an object of fields, then a message. Fields never hold a secret or
+ * personal data beyond ids.
+ */
+export interface Logger {
+  child(bindings: Record<string, unknown>): Logger;
+  debug(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
+}

@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import type { EventStore } from '../application/event-store';
 import type { SqlClient } from '../application/sql';
 import { buildApp } from '../api';
+import type { ApiDeps } from '../api/deps';
 import type { Config } from './config';
 import { lockDataDir } from './data-dir-lock';
 import type { Logger } from './logger';
@@ -105,7 +106,7 @@ export const buildContainer = (
     .toDynamicValue(async (ctx) => {
       const services = await ctx.getAsync<Services>(TYPES.Services);
       const runtime = await ctx.getAsync<Runtime>(TYPES.Runtime);
-      return buildApp(services, runtime);
+      return buildApp(apiDeps(services, runtime));
     })
     .inSingletonScope();
 
@@ -131,3 +132,17 @@ export const openServices = async (
     throw e;
   }
 };
+
+/** What the routes need, from the service graph and its runners (the API declares it: src/api/deps.ts). */
+export const apiDeps = (services: Services, runtime: Runtime): ApiDeps => ({
+  ...services,
+  idempotencyKey: services.keys.idempotency,
+  runtime,
+  http: {
+    trustProxy: services.config.trustProxy,
+    publicUrl: services.config.publicUrl,
+    issuer: services.config.jwt.issuer,
+    rateLimits: services.config.rateLimits,
+    projectionLagThresholdSeconds: services.config.projectionLagThresholdSeconds,
+  },
+});

@@ -9,6 +9,7 @@ import type {
   ReadStreamOptions,
   SubscribeOptions,
 } from '../application/event-store';
+import type { LoginTally } from '../application/session/login';
 import type { SubscriptionStatus } from '../projections/runtime/runner';
 
 /**
@@ -17,8 +18,6 @@ import type { SubscriptionStatus } from '../projections/runtime/runner';
  * every reuse detection a RefreshTokenReuseDetected), so no handler has to remember to count.
  */
 export type Metrics = ReturnType<typeof createMetrics>;
-
-export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'unverified' | 'deactivated';
 
 export const createMetrics = () => {
   const registry = new client.Registry();
@@ -154,7 +153,7 @@ export const createMetrics = () => {
     emails,
     appendDuration,
     appendedEvents,
-    login: (outcome: LoginOutcome) => logins.inc({ outcome }),
+    login: (outcome: LoginTally) => logins.inc({ outcome }),
     mail: (kind: string, result: 'sent' | 'failed') => emails.inc({ kind, result }),
     /** Connects the subscription gauges to the runtime once it exists. */
     observeSubscriptions: (get: () => SubscriptionStatus[], head: () => Promise<Date | null>) => {

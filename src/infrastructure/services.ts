@@ -16,6 +16,7 @@ import type {
 } from '../application/ports';
 import type { SqlClient } from '../application/sql';
 import type { RateLimiter } from '../application/rate-limits';
+import type { SessionSettings } from '../application/session/deps';
 import { MemoryRateLimiter, RedisRateLimiter } from './rate-limiters';
 import type { Config } from './config';
 import { EsAccessTokens, SqlSigningKeyStore } from './crypto/jwt';
@@ -40,6 +41,8 @@ import { createRelayChannels } from './relay';
  */
 export type Services = {
   config: Config;
+  /** The session lifetimes and refresh grace window, in the units the session commands use. */
+  sessions: SessionSettings;
   logger: Logger;
   sql: SqlClient;
   store: EventStore;
@@ -62,6 +65,14 @@ export type Services = {
   /** Runs in reverse order on shutdown. */
   closers: { name: string; close: () => Promise<void> | void }[];
 };
+
+/** The configuration's session settings, in the milliseconds the session commands compute with. */
+export const sessionSettings = (config: Config): SessionSettings => ({
+  requireVerifiedEmail: config.requireVerifiedEmail,
+  idleMs: config.sessions.idleTimeoutSeconds * 1000,
+  absoluteMs: config.sessions.absoluteTimeoutSeconds * 1000,
+  graceMs: config.sessions.reuseGraceSeconds * 1000,
+});
 
 export const systemClock: Clock = { now: () => new Date() };
 export const randomIds: Ids = { uuid: () => randomUUID() };
@@ -143,6 +154,7 @@ export const createServices = async (deps: {
   return {
     relay,
     config,
+    sessions: sessionSettings(config),
     logger,
     sql,
     store,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { runRoleCommand } from '../../src/cli/roles';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp, startTestApp, type TestApp } from '../support/app';
 import { expectProblem, signedIn } from '../support/account-flows';
 import { testBackends } from '../support/databases';
 import { postJson, uniqueEmail } from '../support/session-fixtures';
@@ -196,17 +196,13 @@ for (const backend of testBackends()) {
   });
 
   describe(`per-IP rate limits on the account endpoints (${backend.name})`, () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(backend, {
-        env: {
-          RATE_LIMITS_ENABLED: 'true',
-          RATE_LIMIT_REGISTER_PER_MINUTE: '2',
-          RATE_LIMIT_EMAIL_PER_MINUTE: '3',
-        },
-      });
+    const t = useTestApp(backend, {
+      env: {
+        RATE_LIMITS_ENABLED: 'true',
+        RATE_LIMIT_REGISTER_PER_MINUTE: '2',
+        RATE_LIMIT_EMAIL_PER_MINUTE: '3',
+      },
     });
-    afterAll(() => t.close());
 
     it('answers 429 rate-limited with Retry-After once an endpoint budget is spent', async () => {
       const cases: [string, () => unknown, number][] = [

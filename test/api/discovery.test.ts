@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp, type TestApp } from '../support/app';
 import { testBackends } from '../support/databases';
-import { createAccount, loginAs, testClock, testToken, type TestClock } from '../support/session-fixtures';
+import { createAccount, loginAs, testClock, testToken } from '../support/session-fixtures';
 
 type Verified = { ok: true; payload: Record<string, unknown>; kid: string } | { ok: false; code: string };
 
@@ -44,14 +44,8 @@ const verifyDownstream = (t: TestApp, jwksUrl: string, tokens: string[]): Promis
 
 for (const backend of testBackends()) {
   describe(`discovery and key rotation (${backend.name})`, () => {
-    let t: TestApp;
-    let clock: TestClock;
-
-    beforeAll(async () => {
-      clock = testClock();
-      t = await startTestApp(backend, { clock });
-    });
-    afterAll(() => t.close());
+    const clock = testClock();
+    const t = useTestApp(backend, { clock });
 
     const jwks = async () => {
       const res = await fetch(`${t.url}/.well-known/jwks.json`);

@@ -1,7 +1,7 @@
 import { hash as argon2Hash, argon2id } from 'argon2';
 import { sessionStreamId } from '../../src/domain/session';
 import { userStreamId } from '../../src/domain/user';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { testBackends } from '../support/databases';
 import {
   createAccount,
@@ -14,19 +14,12 @@ import {
   testToken,
   uniqueEmail,
   userState,
-  type TestClock,
 } from '../support/session-fixtures';
 
 for (const backend of testBackends()) {
   describe(`POST /v1/auth/login (${backend.name})`, () => {
-    let t: TestApp;
-    let clock: TestClock;
-
-    beforeAll(async () => {
-      clock = testClock();
-      t = await startTestApp(backend, { clock });
-    });
-    afterAll(() => t.close());
+    const clock = testClock();
+    const t = useTestApp(backend, { clock });
     afterEach(() => jest.restoreAllMocks());
 
     it('answers a token response that must not be cached, and starts a session in its own stream', async () => {

@@ -3,10 +3,10 @@ import { mailConsumer } from '../../src/consumers/mail/outbox-consumer';
 import type { Mailer, MailMessage } from '../../src/application/mail/ports';
 import { userStreamId } from '../../src/domain/user';
 import { OutboxSender } from '../../src/consumers/mail/outbox-sender';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { nextMail, tokenIn, userIdOfToken } from '../support/account-flows';
 import { testBackends } from '../support/databases';
-import { postJson, testClock, uniqueEmail, type TestClock } from '../support/session-fixtures';
+import { postJson, testClock, uniqueEmail } from '../support/session-fixtures';
 
 type Row = {
   event_id: string;
@@ -18,14 +18,8 @@ type Row = {
 
 for (const backend of testBackends()) {
   describe(`the mail outbox (${backend.name})`, () => {
-    let t: TestApp;
-    let clock: TestClock;
-
-    beforeAll(async () => {
-      clock = testClock();
-      t = await startTestApp(backend, { clock });
-    });
-    afterAll(() => t.close());
+    const clock = testClock();
+    const t = useTestApp(backend, { clock });
 
     const rowsOf = async (userId: string) =>
       (

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { createHttpServer, serverTimeouts } from '../../src/api/app';
 import { exposeMetrics, metricsApp } from '../../src/api/metrics';
 import { ConfigError, loadConfig } from '../../src/infrastructure/config';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp, startTestApp, type TestApp } from '../support/app';
 import { expectProblem, registerVerified } from '../support/account-flows';
 import { testBackends } from '../support/databases';
 import { freePort } from '../support/local-servers';
@@ -25,11 +25,7 @@ const sample = (text: string, name: string): number => {
 
 for (const backend of testBackends()) {
   describe(`metrics on ${backend.name}`, () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(backend);
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend);
 
     it('counts login outcomes, lockouts, mail, appends and request durations by route pattern', async () => {
       const account = await registerVerified(t);

@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { apiTables } from '../../src/api';
+import { apiDeps } from '../../src/infrastructure/container';
 import {
   openApiDocument,
   problemResponseSchema,
@@ -56,7 +57,7 @@ describe('the OpenAPI document', () => {
   afterAll(() => t.close());
 
   it('documents every route the app serves: the definitions by construction, nothing mounted besides them', () => {
-    const fromTables = apiTables(t.services, t.runtime).flatMap((table) => table.routes);
+    const fromTables = apiTables(apiDeps(t.services, t.runtime)).flatMap((table) => table.routes);
     const mounted = mountedRoutes(t.app);
     // The walk sees the tables too: if it stopped finding routes, the parity below would prove nothing.
     expect(mounted.length).toBeGreaterThanOrEqual(fromTables.length);

@@ -1,5 +1,5 @@
 import { userStreamId } from '../../src/domain/user';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import {
   expectProblem,
   nextMail,
@@ -9,27 +9,14 @@ import {
   tokenIn,
 } from '../support/account-flows';
 import { testBackends } from '../support/databases';
-import {
-  postJson,
-  testClock,
-  testToken,
-  uniqueEmail,
-  userState,
-  type TestClock,
-} from '../support/session-fixtures';
+import { postJson, testClock, testToken, uniqueEmail, userState } from '../support/session-fixtures';
 
 const NEW_PASSWORD = 'lantern-orchard-quietly-58';
 
 for (const backend of testBackends()) {
   describe(`forgot-password and reset-password (${backend.name})`, () => {
-    let t: TestApp;
-    let clock: TestClock;
-
-    beforeAll(async () => {
-      clock = testClock();
-      t = await startTestApp(backend, { clock });
-    });
-    afterAll(() => t.close());
+    const clock = testClock();
+    const t = useTestApp(backend, { clock });
 
     /** A fresh reset link for the account, past the throttle of any earlier request. */
     const resetTokenFor = async (email: string): Promise<string> => {

@@ -1,7 +1,7 @@
 import { canonicalEmail } from '../../src/application/canonical-email';
 import { emailReservationStreamId } from '../../src/domain/email-reservation';
 import { userStreamId } from '../../src/domain/user';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp, startTestApp, type TestApp } from '../support/app';
 import {
   expectProblem,
   nextMail,
@@ -236,11 +236,7 @@ for (const backend of testBackends()) {
   });
 
   describe(`POST /v1/auth/register with REGISTRATION_REVEALS_EXISTING (${backend.name})`, () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(backend, { env: { REGISTRATION_REVEALS_EXISTING: 'true' } });
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend, { env: { REGISTRATION_REVEALS_EXISTING: 'true' } });
 
     it('answers 201 with the new user, and 409 conflict for a verified address', async () => {
       const email = uniqueEmail('reveal');
@@ -269,11 +265,7 @@ for (const backend of testBackends()) {
   });
 
   describe(`POST /v1/auth/register without required verification (${backend.name})`, () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(backend, { env: { REQUIRE_VERIFIED_EMAIL: 'false' } });
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend, { env: { REQUIRE_VERIFIED_EMAIL: 'false' } });
 
     it('starts the account active with its address taken as verified, and sends no verification mail', async () => {
       const email = uniqueEmail('noverify');

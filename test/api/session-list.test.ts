@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sessionsProjection } from '../../src/projections/sessions/projection';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { testBackends } from '../support/databases';
 import {
   bearer,
@@ -22,12 +22,7 @@ type Listed = {
 
 for (const backend of testBackends()) {
   describe(`GET and DELETE /v1/users/me/sessions (${backend.name})`, () => {
-    let t: TestApp;
-
-    beforeAll(async () => {
-      t = await startTestApp(backend);
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend);
     afterEach(() => jest.restoreAllMocks());
 
     const list = async (session: TokenAnswer): Promise<Listed[]> => {

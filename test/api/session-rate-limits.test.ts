@@ -1,21 +1,16 @@
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { testBackends } from '../support/databases';
 import { postJson } from '../support/session-fixtures';
 
 for (const backend of testBackends()) {
   describe(`per-IP rate limits on login and refresh (${backend.name})`, () => {
-    let t: TestApp;
-
-    beforeAll(async () => {
-      t = await startTestApp(backend, {
-        env: {
-          RATE_LIMITS_ENABLED: 'true',
-          RATE_LIMIT_LOGIN_PER_MINUTE: '3',
-          RATE_LIMIT_REFRESH_PER_MINUTE: '4',
-        },
-      });
+    const t = useTestApp(backend, {
+      env: {
+        RATE_LIMITS_ENABLED: 'true',
+        RATE_LIMIT_LOGIN_PER_MINUTE: '3',
+        RATE_LIMIT_REFRESH_PER_MINUTE: '4',
+      },
     });
-    afterAll(() => t.close());
 
     const expectLimited = async (res: Response): Promise<void> => {
       expect(res.status).toBe(429);

@@ -1,4 +1,4 @@
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { expectProblem, nextMail, sendJson, signedIn } from '../support/account-flows';
 import { testBackends } from '../support/databases';
 import { bearer, loginAs, postJson, testToken, userState } from '../support/session-fixtures';
@@ -7,12 +7,7 @@ const NEW_PASSWORD = 'meadow-copper-kettle-2031';
 
 for (const backend of testBackends()) {
   describe(`/v1/users/me and change-password (${backend.name})`, () => {
-    let t: TestApp;
-
-    beforeAll(async () => {
-      t = await startTestApp(backend);
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend);
 
     const me = (auth: Record<string, string>) => fetch(`${t.url}/v1/users/me`, { headers: auth });
     const patchMe = (auth: Record<string, string>, body: unknown) =>

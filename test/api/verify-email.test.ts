@@ -1,14 +1,8 @@
 import { userStreamId } from '../../src/domain/user';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp, type TestApp } from '../support/app';
 import { expectProblem, nextMail, register, registerVerified, tokenIn } from '../support/account-flows';
 import { testBackends } from '../support/databases';
-import {
-  postJson,
-  runUserCommand,
-  testClock,
-  uniqueEmail,
-  type TestClock,
-} from '../support/session-fixtures';
+import { postJson, runUserCommand, testClock, uniqueEmail } from '../support/session-fixtures';
 
 /** Lets the mail consumer and the outbox finish, so "no mail" means none was asked for. */
 const settle = async (t: TestApp) => {
@@ -19,14 +13,8 @@ const settle = async (t: TestApp) => {
 
 for (const backend of testBackends()) {
   describe(`verify-email and resend-verification (${backend.name})`, () => {
-    let t: TestApp;
-    let clock: TestClock;
-
-    beforeAll(async () => {
-      clock = testClock();
-      t = await startTestApp(backend, { clock });
-    });
-    afterAll(() => t.close());
+    const clock = testClock();
+    const t = useTestApp(backend, { clock });
 
     const login = (r: { email: string; password: string }) =>
       postJson(t, '/v1/auth/login', { email: r.email, password: r.password });

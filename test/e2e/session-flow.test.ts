@@ -1,17 +1,12 @@
 import { registerVerified } from '../support/account-flows';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { testBackends } from '../support/databases';
 import { bearer, postJson, uniqueEmail, type TokenAnswer } from '../support/session-fixtures';
 
 /** A person's way through the service, over HTTP only: register, verify, log in, refresh, log out. */
 for (const backend of testBackends()) {
   describe(`register → verify → login → refresh → logout (${backend.name})`, () => {
-    let t: TestApp;
-
-    beforeAll(async () => {
-      t = await startTestApp(backend);
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend);
 
     it('works end to end, and every ended token stays ended', async () => {
       const email = uniqueEmail('flow');

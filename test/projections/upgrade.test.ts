@@ -1,6 +1,6 @@
 import { createRuntime } from '../../src/infrastructure/runtime';
 import { subscriptionHandlers } from '../../src/infrastructure/subscriptions';
-import { startTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { registerVerified } from '../support/account-flows';
 import { testBackends } from '../support/databases';
 
@@ -14,11 +14,7 @@ const until = async (what: string, predicate: () => Promise<boolean>, timeoutMs 
 
 for (const backend of testBackends()) {
   describe(`projection upgrade on ${backend.name}`, () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(backend);
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend);
 
     const registry = async () =>
       (

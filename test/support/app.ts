@@ -17,6 +17,7 @@ import type { Express } from 'express';
 import type { Mailer, MailMessage } from '../../src/application/mail/ports';
 import type { Clock } from '../../src/application/ports';
 import { buildApp } from '../../src/api';
+import { apiDeps } from '../../src/infrastructure/container';
 import { loadConfig, type Config } from '../../src/infrastructure/config';
 import { createLogger } from '../../src/infrastructure/logger';
 import { createRuntime, type Runtime } from '../../src/infrastructure/runtime';
@@ -108,7 +109,7 @@ export const startTestApp = async (backend: TestBackend, options: TestAppOptions
   });
   const runtime = createRuntime(services, subscriptionHandlers(services));
   if (options.runSubscriptions !== false) runtime.start();
-  const app = buildApp(services, runtime);
+  const app = buildApp(apiDeps(services, runtime));
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
@@ -129,4 +130,30 @@ export const startTestApp = async (backend: TestBackend, options: TestAppOptions
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+};
+
+/**
+ * The app of one describe block: started before its first test, closed after its last. The answer stands
+ * for the started app (a proxy): use it in tests and hooks, not while the block is being collected.
+ *
+ *   for (const backend of testBackends()) {
+ *     describe(`... (${backend.name})`, () => {
+ *       const clock = testClock();
+ *       const t = useTestApp(backend, { clock });
+ *       it('...', async () => { await postJson(t, ...); });
+ *     });
+ *   }
+ */
+export const useTestApp = (backend: TestBackend, options: TestAppOptions = {}): TestApp => {
+  let started: TestApp | undefined;
+  beforeAll(async () => {
+    started = await startTestApp(backend, options);
+  });
+  afterAll(() => started?.close());
+  return new Proxy({} as TestApp, {
+    get: (_target, key) => {
+      if (!started) throw new Error(`the test app is not started yet (reading ${String(key)})`);
+      return Reflect.get(started, key);
+    },
+  });
 };

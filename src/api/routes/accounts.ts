@@ -7,8 +7,8 @@ import { registerUser } from '../../application/user/register';
 import { resendVerification } from '../../application/user/resend-verification';
 import { resetPassword } from '../../application/user/reset-password';
 import { verifyEmail } from '../../application/user/verify-email';
-import type { Services } from '../../infrastructure/services';
-import { requestContext } from '../account-http';
+import type { ApiDeps } from '../deps';
+import { ANONYMOUS, requestContext } from '../account-http';
 import { authOf } from '../authenticate';
 import { HttpProblem, problem } from '../problem';
 import {
@@ -28,8 +28,6 @@ import { mountRoutes } from './mount';
 import { NO_CONTENT, jsonBody, ok, type RouteDef, type RouteSpec } from './route';
 import type { RouteTable } from './table';
 
-const anonymous = { type: 'user', id: null } as const;
-
 /** Every account command takes an `Idempotency-Key` and writes to the store. */
 const ACCOUNT_COMMAND = {
   tag: 'Auth',
@@ -39,14 +37,14 @@ const ACCOUNT_COMMAND = {
 
 // No enumeration: a new address, a pending one and a verified one get the same answer (the mails
 // differ, and only the address's owner reads them). REGISTRATION_REVEALS_EXISTING opts out.
-const register = (services: Services): RequestHandler => {
-  const { config } = services;
+const register = (deps: ApiDeps): RequestHandler => {
+  const { config } = deps;
   // First guesses of each slow path's cost on a 2-core machine; each floor then learns (uniform-timing.ts).
   const registerTiming = new UniformTiming({ initialMs: 120 });
   return async (req, res) => {
     const body = RegisterRequest.parse(req.body);
     const answer = registerTiming.begin();
-    const result = await registerUser(services, body, requestContext(req, services, anonymous));
+    const result = await registerUser(deps, body, requestContext(req, deps, ANONYMOUS));
     if (!config.registrationRevealsExisting) {
       // A new address writes two streams, a known one one: the answers leave alike (uniform-timing.ts).
       await answer.hold(result.outcome === 'registered', res);
@@ -54,7 +52,7 @@ const register = (services: Services): RequestHandler => {
       return;
     }
     if (result.outcome === 'existing') throw problem('conflict', 'The email address is already registered');
-    res.status(201).json({ user: await getProfile(services, result.userId) });
+    res.status(201).json({ user: await getProfile(deps, result.userId) });
   };
 };
 
@@ -62,26 +60,26 @@ const register = (services: Services): RequestHandler => {
 const mailRequest =
   (
     schema: typeof ForgotPasswordRequest,
-    run: (deps: Services, email: string, ctx: CommandContext) => Promise<boolean>,
+    run: (deps: ApiDeps, email: string, ctx: CommandContext) => Promise<boolean>,
   ) =>
-  (services: Services): RequestHandler => {
+  (deps: ApiDeps): RequestHandler => {
     const timing = new UniformTiming({ initialMs: 25 });
     return async (req, res) => {
       const body = schema.parse(req.body);
       const answer = timing.begin();
-      await answer.hold(await run(services, body.email, requestContext(req, services, anonymous)), res);
+      await answer.hold(await run(deps, body.email, requestContext(req, deps, ANONYMOUS)), res);
       res.status(202).json({ status: 'accepted' });
     };
   };
 
 const changePasswordHandler =
-  (services: Services): RequestHandler =>
+  (deps: ApiDeps): RequestHandler =>
   async (req, res) => {
     const body = ChangePasswordRequest.parse(req.body);
     const auth = authOf(res);
     if (auth.session.status === 'none') throw problem('invalid-token');
     const outcome = await changePassword(
-      services,
+      deps,
       {
         userId: auth.userId,
         sessionId: auth.sessionId,
@@ -89,7 +87,7 @@ const changePasswordHandler =
         currentPassword: body.current_password,
         newPassword: body.new_password,
       },
-      requestContext(req, services, { type: 'user', id: auth.userId }),
+      requestContext(req, deps, { type: 'user', id: auth.userId }),
     );
     if (outcome !== 'changed') {
       // The contract's one 403 use of this code: the caller is signed in, the proof is what failed.
@@ -102,7 +100,7 @@ const changePasswordHandler =
  * Registration, verification and passwords (CONTRACT.md "Accounts"). Login, refresh and logout are in
  * auth.ts. Every handler parses with the strict schema, then runs the command.
  */
-export const ACCOUNT_ROUTES: RouteDef<Services>[] = [
+export const ACCOUNT_ROUTES: RouteDef<ApiDeps>[] = [
   {
     ...ACCOUNT_COMMAND,
     method: 'post',
@@ -129,9 +127,9 @@ export const ACCOUNT_ROUTES: RouteDef<Services>[] = [
     request: { body: jsonBody(VerifyEmailRequest) },
     responses: { 200: ok('Verified; the token is used up', EmailVerifiedResponse) },
     problems: ['invalid-or-expired-token'],
-    handler: (services) => async (req, res) => {
+    handler: (deps) => async (req, res) => {
       const body = VerifyEmailRequest.parse(req.body);
-      await verifyEmail(services, body.token, requestContext(req, services, anonymous));
+      await verifyEmail(deps, body.token, requestContext(req, deps, ANONYMOUS));
       res.status(200).json({ email_verified: true });
     },
   },
@@ -167,12 +165,12 @@ export const ACCOUNT_ROUTES: RouteDef<Services>[] = [
     request: { body: jsonBody(ResetPasswordRequest) },
     responses: { 204: NO_CONTENT },
     problems: ['invalid-or-expired-token', 'weak-password'],
-    handler: (services) => async (req, res) => {
+    handler: (deps) => async (req, res) => {
       const body = ResetPasswordRequest.parse(req.body);
       await resetPassword(
-        services,
+        deps,
         { token: body.token, newPassword: body.new_password },
-        requestContext(req, services, anonymous),
+        requestContext(req, deps, ANONYMOUS),
       );
       res.status(204).end();
     },
@@ -191,5 +189,4 @@ export const ACCOUNT_ROUTES: RouteDef<Services>[] = [
   },
 ];
 
-export const accountRoutes = (services: Services): RouteTable =>
-  mountRoutes(ACCOUNT_ROUTES, services, services);
+export const accountRoutes = (deps: ApiDeps): RouteTable => mountRoutes(ACCOUNT_ROUTES, deps, deps);

@@ -7,8 +7,7 @@ import {
   loadUserView,
   parseAsOf,
 } from '../../application/history/user-history';
-import type { Runtime } from '../../infrastructure/runtime';
-import type { Services } from '../../infrastructure/services';
+import type { ApiDeps } from '../deps';
 import { waitForProjection } from '../../projections';
 import { userDirectory } from '../../projections/user-directory/projection';
 import { decodeUserCursor, encodeUserCursor, listUsers } from '../../projections/user-directory/queries';
@@ -86,8 +85,6 @@ export const presentUserRow = (row: UserRow) => ({
   revision: row.revision,
 });
 
-export type AdminQueryDeps = { services: Services; runtime: Pick<Runtime, 'runner'> };
-
 const LIMIT = 'Page size, 1-200 (default 50)';
 const CURSOR = '`next_cursor` of the previous page';
 
@@ -100,19 +97,19 @@ const ADMIN_READ = {
 } as const satisfies Partial<RouteSpec>;
 
 const list =
-  ({ services, runtime }: AdminQueryDeps): RequestHandler =>
+  (deps: ApiDeps): RequestHandler =>
   async (req: Request, res: Response) => {
     const query = AdminUserListQuery.parse(req.query);
     if (query.min_position !== undefined) {
       const reached = await waitForProjection(
-        runtime,
+        deps.runtime,
         userDirectory.name,
         query.min_position,
         MIN_POSITION_WAIT_MS,
       );
       if (!reached) res.setHeader('X-Read-Model-Stale', 'true');
     }
-    const page = await listUsers(services.sql, {
+    const page = await listUsers(deps.sql, {
       email: query.email,
       status: query.status,
       limit: query.limit ?? 50,
@@ -125,12 +122,12 @@ const list =
   };
 
 const one =
-  ({ services }: AdminQueryDeps): RequestHandler =>
+  (deps: ApiDeps): RequestHandler =>
   async (req: Request, res: Response) => {
     const userId = userIdParam(req);
     const query = AdminUserQuery.parse(req.query);
     const asOf = query.as_of !== undefined ? (parseAsOf(query.as_of) ?? undefined) : undefined;
-    const view = await loadUserView(services, userId, { asOf, now: services.clock.now() });
+    const view = await loadUserView(deps, userId, { asOf, now: deps.clock.now() });
     if (!view) {
       throw problem('not-found', asOf ? 'The user did not exist at that point' : 'No such user');
     }
@@ -138,11 +135,11 @@ const one =
   };
 
 const history =
-  ({ services }: AdminQueryDeps): RequestHandler =>
+  (deps: ApiDeps): RequestHandler =>
   async (req: Request, res: Response) => {
     const userId = userIdParam(req);
     const query = AdminUserEventsQuery.parse(req.query);
-    const page = await loadUserHistory(services, userId, {
+    const page = await loadUserHistory(deps, userId, {
       fromRevision: query.cursor !== undefined ? (decodeRevisionCursor(query.cursor) ?? 0) : 0,
       limit: query.limit ?? 50,
     });
@@ -162,7 +159,7 @@ const history =
  * - `GET /v1/admin/users/{id}/events?cursor=&limit=`: the account's stream, in order, with actor, reason and
  *   correlation id; personal data opened (`[erased]` after erasure), no hash or secret (events/present.ts).
  */
-export const ADMIN_QUERY_ROUTES: RouteDef<AdminQueryDeps>[] = [
+export const ADMIN_QUERY_ROUTES: RouteDef<ApiDeps>[] = [
   {
     ...ADMIN_READ,
     method: 'get',
@@ -218,5 +215,4 @@ export const ADMIN_QUERY_ROUTES: RouteDef<AdminQueryDeps>[] = [
   },
 ];
 
-export const adminQueryRoutes = (services: Services, runtime: Pick<Runtime, 'runner'>): RouteTable =>
-  mountRoutes(ADMIN_QUERY_ROUTES, { services, runtime }, services);
+export const adminQueryRoutes = (deps: ApiDeps): RouteTable => mountRoutes(ADMIN_QUERY_ROUTES, deps, deps);

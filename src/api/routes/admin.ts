@@ -10,7 +10,7 @@ import {
 } from '../../application/user/admin';
 import { eraseUser } from '../../application/user/erase';
 import { isRole } from '../../domain/user';
-import type { Services } from '../../infrastructure/services';
+import type { ApiDeps } from '../deps';
 import { requestContext, userIdParam } from '../account-http';
 import { authOf } from '../authenticate';
 import { UserIdPath, UserRolePath } from '../openapi/schemas';
@@ -26,12 +26,12 @@ import type { RouteTable } from './table';
  * admin-queries.ts. A path id that is not a UUID names no user: 404, like an unknown one.
  */
 
-const adminContext = (services: Services, req: Request, res: Response, reason: string): AdminContext => ({
-  ...requestContext(req, services, { type: 'admin', id: authOf(res).userId }),
+const adminContext = (deps: ApiDeps, req: Request, res: Response, reason: string): AdminContext => ({
+  ...requestContext(req, deps, { type: 'admin', id: authOf(res).userId }),
   reason,
 });
 
-type Run = (services: Services, req: Request, res: Response) => Promise<unknown>;
+type Run = (deps: ApiDeps, req: Request, res: Response) => Promise<unknown>;
 
 const adminCommand = (
   action: string,
@@ -39,7 +39,7 @@ const adminCommand = (
   description: string,
   run: Run,
   request: { params: z.ZodObject; body: z.ZodType } = { params: UserIdPath, body: AdminCommandRequest },
-): RouteDef<Services> => ({
+): RouteDef<ApiDeps> => ({
   method: 'post',
   path: `/v1/admin/users/:id/${action}`,
   summary,
@@ -54,23 +54,23 @@ const adminCommand = (
   responses: { 204: NO_CONTENT },
   problems: ['not-found', 'conflict'],
   handler:
-    (services): RequestHandler =>
+    (deps): RequestHandler =>
     async (req, res) => {
-      await run(services, req, res);
+      await run(deps, req, res);
       res.status(204).end();
     },
 });
 
 /** A command on the path's user that takes only a `reason`. */
 const simple =
-  (command: (deps: Services, userId: string, ctx: AdminContext) => Promise<unknown>): Run =>
-  (services, req, res) => {
+  (command: (deps: ApiDeps, userId: string, ctx: AdminContext) => Promise<unknown>): Run =>
+  (deps, req, res) => {
     const userId = userIdParam(req);
     const body = AdminCommandRequest.parse(req.body);
-    return command(services, userId, adminContext(services, req, res, body.reason));
+    return command(deps, userId, adminContext(deps, req, res, body.reason));
   };
 
-export const ADMIN_ROUTES: RouteDef<Services>[] = [
+export const ADMIN_ROUTES: RouteDef<ApiDeps>[] = [
   adminCommand(
     'deactivate',
     'Deactivate an account',
@@ -99,10 +99,10 @@ export const ADMIN_ROUTES: RouteDef<Services>[] = [
     'roles',
     'Grant a role',
     'Takes effect on the next request of the holder.',
-    (services, req, res) => {
+    (deps, req, res) => {
       const userId = userIdParam(req);
       const body = GrantRoleRequest.parse(req.body);
-      return grantRole(services, userId, body.role, adminContext(services, req, res, body.reason));
+      return grantRole(deps, userId, body.role, adminContext(deps, req, res, body.reason));
     },
     { params: UserIdPath, body: GrantRoleRequest },
   ),
@@ -110,15 +110,15 @@ export const ADMIN_ROUTES: RouteDef<Services>[] = [
     'roles/:role/revoke',
     'Revoke a role',
     'Stops working at once, also for tokens already issued.',
-    (services, req, res) => {
+    (deps, req, res) => {
       const userId = userIdParam(req);
       const role = String(req.params.role ?? '');
       if (!isRole(role)) throw problem('not-found', 'No such role');
       const body = AdminCommandRequest.parse(req.body);
-      return revokeRole(services, userId, role, adminContext(services, req, res, body.reason));
+      return revokeRole(deps, userId, role, adminContext(deps, req, res, body.reason));
     },
     { params: UserRolePath, body: AdminCommandRequest },
   ),
 ];
 
-export const adminRoutes = (services: Services): RouteTable => mountRoutes(ADMIN_ROUTES, services, services);
+export const adminRoutes = (deps: ApiDeps): RouteTable => mountRoutes(ADMIN_ROUTES, deps, deps);

@@ -1,13 +1,13 @@
-import type { Request, RequestHandler, Response } from 'express';
-import type { IssuedTokens, Origin, SessionDeps } from '../../application/session/deps';
-import { login, type LoginResult } from '../../application/session/login';
+import type { RequestHandler, Response } from 'express';
+import type { IssuedTokens } from '../../application/session/deps';
+import { login, loginTally } from '../../application/session/login';
 import { logout, logoutAll } from '../../application/session/logout';
 import { refresh } from '../../application/session/refresh';
 import { getProfile } from '../../application/user/profile';
-import type { LoginOutcome as LoginMetric } from '../../infrastructure/metrics';
-import type { Services } from '../../infrastructure/services';
+import { ANONYMOUS, requestContext } from '../account-http';
 import { authOf } from '../authenticate';
 import { bodyKind } from '../body';
+import type { ApiDeps } from '../deps';
 import { ProfileDoc, TokenResponseDoc } from '../openapi/schemas';
 import { problem } from '../problem';
 import {
@@ -25,17 +25,6 @@ import { FORM_TYPE, JSON_TYPE, NO_CONTENT, NO_STORE, json, jsonBody, ok, type Ro
  * The token endpoints (CONTRACT.md "Accounts"): login, refresh-token rotation, logout, and the token
  * check. Registration and passwords are in accounts.ts; the caller's session list in sessions.ts.
  */
-
-export type AuthRouteDeps = { services: Services; session: SessionDeps };
-
-export const sessionSettings = (config: Services['config']): SessionDeps['settings'] => ({
-  requireVerifiedEmail: config.requireVerifiedEmail,
-  idleMs: config.sessions.idleTimeoutSeconds * 1000,
-  absoluteMs: config.sessions.absoluteTimeoutSeconds * 1000,
-  graceMs: config.sessions.reuseGraceSeconds * 1000,
-});
-
-export const origin = (req: Request): Origin => ({ correlationId: req.id, causationId: req.id });
 
 const fromForm = (body: unknown) => {
   const { username, password } = LoginFormRequest.parse(body);
@@ -55,22 +44,8 @@ const sendTokens = (res: Response, tokens: IssuedTokens): void => {
   res.status(200).json(body);
 };
 
-/** The outcome label of `identity_logins_total`; unknown addresses count as invalid credentials. */
-const loginMetric = (result: LoginResult): LoginMetric => {
-  switch (result.kind) {
-    case 'ok':
-      return 'success';
-    case 'email_not_verified':
-      return 'unverified';
-    case 'invalid_credentials':
-      return result.reason === 'locked' || result.reason === 'deactivated'
-        ? result.reason
-        : 'invalid_credentials';
-  }
-};
-
 /** `POST /v1/auth/login`: the password grant, through application/session/login.ts. */
-const loginHandler = ({ services, session }: AuthRouteDeps): RequestHandler => {
+const loginHandler = (deps: ApiDeps): RequestHandler => {
   // A refused login of an existing account writes twice around the password check; an unknown address or a
   // locked account only verifies a dummy hash. Every refusal leaves when the checked one would.
   const refusedLogin = new UniformTiming({ initialMs: 90 });
@@ -78,11 +53,11 @@ const loginHandler = ({ services, session }: AuthRouteDeps): RequestHandler => {
     const credentials = bodyKind(req) === 'form' ? fromForm(req.body) : LoginRequest.parse(req.body);
     const answer = refusedLogin.begin();
     const result = await login(
-      session,
+      deps,
       { ...credentials, userAgent: req.get('user-agent'), ip: req.ip },
-      origin(req),
+      requestContext(req, deps, ANONYMOUS),
     );
-    services.metrics.login(loginMetric(result));
+    deps.metrics.login(loginTally(result));
     switch (result.kind) {
       case 'ok':
         return sendTokens(res, result.tokens);
@@ -100,7 +75,7 @@ const TOKENS_HEADERS = { ...NO_STORE, Pragma: '`no-cache`' };
 
 // Login and refresh answers carry credentials: their successes are never written to the key table
 // (a replay of one is 409, see idempotency.ts); refresh retries are safe anyway through the grace window.
-export const AUTH_ROUTES: RouteDef<AuthRouteDeps>[] = [
+export const AUTH_ROUTES: RouteDef<ApiDeps>[] = [
   {
     method: 'post',
     path: '/v1/auth/login',
@@ -133,12 +108,10 @@ export const AUTH_ROUTES: RouteDef<AuthRouteDeps>[] = [
     request: { body: jsonBody(RefreshRequest) },
     responses: { 200: ok('Rotated', TokenResponseDoc, TOKENS_HEADERS) },
     problems: ['invalid-refresh-token'],
-    handler:
-      ({ session }) =>
-      async (req, res) => {
-        const body = RefreshRequest.parse(req.body);
-        sendTokens(res, await refresh(session, body.refresh_token, origin(req)));
-      },
+    handler: (deps) => async (req, res) => {
+      const body = RefreshRequest.parse(req.body);
+      sendTokens(res, await refresh(deps, body.refresh_token, requestContext(req, deps, ANONYMOUS)));
+    },
   },
   {
     method: 'post',
@@ -151,13 +124,11 @@ export const AUTH_ROUTES: RouteDef<AuthRouteDeps>[] = [
     request: { body: jsonBody(LogoutRequest) },
     responses: { 204: NO_CONTENT },
     problems: ['invalid-refresh-token'],
-    handler:
-      ({ session }) =>
-      async (req, res) => {
-        const body = LogoutRequest.parse(req.body);
-        await logout(session, body.refresh_token, origin(req));
-        res.status(204).end();
-      },
+    handler: (deps) => async (req, res) => {
+      const body = LogoutRequest.parse(req.body);
+      await logout(deps, body.refresh_token, requestContext(req, deps, ANONYMOUS));
+      res.status(204).end();
+    },
   },
   {
     method: 'post',
@@ -170,13 +141,12 @@ export const AUTH_ROUTES: RouteDef<AuthRouteDeps>[] = [
     // No body; an empty JSON object is tolerated (the object arm of `EmptyRequest`).
     request: { body: { required: false, content: json(EmptyRequest.options[1]) } },
     responses: { 204: NO_CONTENT },
-    handler:
-      ({ session }) =>
-      async (req, res) => {
-        EmptyRequest.parse(req.body);
-        await logoutAll(session, authOf(res).userId, origin(req));
-        res.status(204).end();
-      },
+    handler: (deps) => async (req, res) => {
+      EmptyRequest.parse(req.body);
+      const { userId } = authOf(res);
+      await logoutAll(deps, userId, requestContext(req, deps, { type: 'user', id: userId }));
+      res.status(204).end();
+    },
   },
   {
     // The caller's profile, as GET /v1/users/me answers it: a client's check that its token works.
@@ -188,13 +158,11 @@ export const AUTH_ROUTES: RouteDef<AuthRouteDeps>[] = [
     bearer: true,
     store: true,
     responses: { 200: ok('The token is good', ProfileDoc, NO_STORE) },
-    handler:
-      ({ services }) =>
-      async (_req, res) => {
-        const profile = await getProfile(services, authOf(res).userId);
-        // Erased between the bearer check and now: the token is no longer good for anything.
-        if (!profile) throw problem('invalid-token', 'The access token is invalid, expired or revoked');
-        res.json(profile);
-      },
+    handler: (deps) => async (_req, res) => {
+      const profile = await getProfile(deps, authOf(res).userId);
+      // Erased between the bearer check and now: the token is no longer good for anything.
+      if (!profile) throw problem('invalid-token', 'The access token is invalid, expired or revoked');
+      res.json(profile);
+    },
   },
 ];

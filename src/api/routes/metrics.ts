@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import type { Config } from '../../infrastructure/config';
-import type { Metrics } from '../../infrastructure/metrics';
+import type { HttpMetrics } from '../deps';
 import { Text } from '../openapi/schemas';
 import { problem } from '../problem';
 import { mountRoutes } from './mount';
@@ -16,18 +15,21 @@ export type MetricsAccess = {
   token: string | undefined;
 };
 
-export type MetricsDeps = { metrics: Metrics; access?: MetricsAccess };
+export type MetricsDeps = { metrics: HttpMetrics; access?: MetricsAccess };
 
 const OPEN: MetricsAccess = { served: true, token: undefined };
 
 /** The main app's access, set by `exposeMetrics` at start-up; an app nobody restricted stays open. */
-const mainAccess = new WeakMap<Metrics, MetricsAccess>();
+const mainAccess = new WeakMap<HttpMetrics, MetricsAccess>();
 
 /**
  * Restricts the main app's `/metrics` as configured (src/main.ts): with METRICS_PORT the main port answers
  * 404 and `metricsApp` serves them on their own listener; with METRICS_TOKEN every scrape needs the token.
  */
-export const exposeMetrics = (metrics: Metrics, config: Config['metrics']): void => {
+export const exposeMetrics = (
+  metrics: HttpMetrics,
+  config: { port: number | undefined; token: string | undefined },
+): void => {
   mainAccess.set(metrics, { served: config.port === undefined, token: config.token });
 };
 
@@ -71,5 +73,5 @@ export const METRICS_ROUTES: RouteDef<MetricsDeps>[] = [
   },
 ];
 
-export const metricsRoutes = (metrics: Metrics, access?: MetricsAccess): RouteTable =>
+export const metricsRoutes = (metrics: HttpMetrics, access?: MetricsAccess): RouteTable =>
   mountRoutes(METRICS_ROUTES, { metrics, access }, {});

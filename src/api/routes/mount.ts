@@ -1,16 +1,16 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { WeakPasswordError } from '../../application/user/deps';
-import type { Services } from '../../infrastructure/services';
 import { noStore, perIpLimit, weakPasswordProblem } from '../account-http';
 import { authenticate, authOf, requireRole, type AuthDeps } from '../authenticate';
 import { parseBody, type BodyKind } from '../body';
 import { idempotency } from '../idempotency';
 import { FORM_TYPE, JSON_TYPE, type IdempotencyKind, type RouteDef, type RouteSpec } from './route';
 import { createRouteTable, type RouteTable } from './table';
+import type { ApiDeps } from '../deps';
 
 /** What the middleware of the flags needs; an area without rate limits or keys passes only `AuthDeps`. */
 export type Plumbing = Partial<
-  AuthDeps & Pick<Services, 'rateLimiter' | 'config' | 'sql' | 'keys' | 'logger'>
+  AuthDeps & Pick<ApiDeps, 'rateLimiter' | 'http' | 'sql' | 'idempotencyKey' | 'logger'>
 >;
 
 const BODY_KINDS: Record<string, BodyKind> = { [JSON_TYPE]: 'json', [FORM_TYPE]: 'form' };
@@ -57,7 +57,7 @@ export const mountRoutes = <D>(defs: readonly RouteDef<D>[], deps: D, plumbing: 
     if (existing) return existing;
     const made = idempotency(need(plumbing.sql, spec, 'SQL'), {
       storeBody: kind === 'replay',
-      hashKey: need(plumbing.keys, spec, 'keys').idempotency,
+      hashKey: need(plumbing.idempotencyKey, spec, 'the idempotency key'),
       logger: plumbing.logger,
       ...(spec.bearer ? { subject: (_req: Request, res: Response) => authOf(res).userId } : {}),
     });
@@ -69,14 +69,11 @@ export const mountRoutes = <D>(defs: readonly RouteDef<D>[], deps: D, plumbing: 
     const chain: RequestHandler[] = [];
     if (def.noStore) chain.push(noStore);
     if (def.rateLimit) {
-      const { rateLimiter, config } = plumbing;
-      const services = {
-        rateLimiter: need(rateLimiter, def, 'a rate limiter'),
-        config: need(config, def, 'the configuration'),
+      const limits = {
+        rateLimiter: need(plumbing.rateLimiter, def, 'a rate limiter'),
+        http: need(plumbing.http, def, 'the HTTP settings'),
       };
-      chain.push(
-        perIpLimit(services, def.rateLimit.bucket, services.config.rateLimits[def.rateLimit.perMinute]),
-      );
+      chain.push(perIpLimit(limits, def.rateLimit.bucket, limits.http.rateLimits[def.rateLimit.perMinute]));
     }
     if (def.bearer) chain.push(authentication(def));
     if (def.roles) chain.push(requireRole(...def.roles));

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Role } from '../../domain/user/roles';
-import type { Config } from '../../infrastructure/config';
+import type { RateLimitSettings } from '../deps';
 import type { ProblemCode } from '../problem';
 import type { Method } from './table';
 
@@ -30,7 +30,7 @@ export type ProblemSpec = ProblemCode | { code: ProblemCode; status: number };
 /** A per-IP token bucket (CONTRACT.md "General rules"): its name and the setting that sizes it. */
 export type RateLimitSpec = {
   bucket: string;
-  perMinute: keyof Omit<Config['rateLimits'], 'enabled'>;
+  perMinute: keyof Omit<RateLimitSettings, 'enabled'>;
 };
 
 /**

@@ -1,21 +1,18 @@
-import type { SessionDeps } from '../../application/session/deps';
 import { listSessions, type SessionCandidates } from '../../application/session/list-sessions';
 import { endOwnSession } from '../../application/session/logout';
-import type { Runtime } from '../../infrastructure/runtime';
-import type { Services } from '../../infrastructure/services';
 import { waitForProjection } from '../../projections';
 import { listSessionsOfUser } from '../../projections/sessions/queries';
+import { requestContext } from '../account-http';
 import { authOf } from '../authenticate';
+import type { ApiDeps } from '../deps';
 import { SessionIdPath, SessionListDoc } from '../openapi/schemas';
 import type { SessionListResponse } from '../session-schemas';
-import { AUTH_ROUTES, origin, sessionSettings } from './auth';
+import { AUTH_ROUTES } from './auth';
 import { mountRoutes } from './mount';
 import { NO_CONTENT, NO_STORE, ok, type RouteDef } from './route';
 import type { RouteTable } from './table';
 
-export type SessionRoutesDeps = {
-  services: Services;
-  session: SessionDeps;
+export type SessionRoutesDeps = ApiDeps & {
   /** Sessions a read model believes alive; each is checked again on the write side. */
   candidates: SessionCandidates;
   /** Read-your-writes for the session list: resolves once the read model has seen the latest event. */
@@ -33,22 +30,20 @@ export const SESSION_ROUTES: RouteDef<SessionRoutesDeps>[] = [
     bearer: true,
     store: true,
     responses: { 200: ok('Sessions; `current` marks the one of this token', SessionListDoc, NO_STORE) },
-    handler:
-      ({ services, candidates, catchUp }) =>
-      async (_req, res) => {
-        await catchUp();
-        const sessions = await listSessions({ ...services, candidates }, authOf(res));
-        const body: SessionListResponse = {
-          sessions: sessions.map((s) => ({
-            id: s.id,
-            created_at: s.createdAt.toISOString(),
-            last_used_at: s.lastUsedAt.toISOString(),
-            user_agent: s.userAgent,
-            current: s.current,
-          })),
-        };
-        res.json(body);
-      },
+    handler: (deps) => async (_req, res) => {
+      await deps.catchUp();
+      const sessions = await listSessions(deps, authOf(res));
+      const body: SessionListResponse = {
+        sessions: sessions.map((s) => ({
+          id: s.id,
+          created_at: s.createdAt.toISOString(),
+          last_used_at: s.lastUsedAt.toISOString(),
+          user_agent: s.userAgent,
+          current: s.current,
+        })),
+      };
+      res.json(body);
+    },
   },
   {
     method: 'delete',
@@ -60,12 +55,12 @@ export const SESSION_ROUTES: RouteDef<SessionRoutesDeps>[] = [
     request: { params: SessionIdPath },
     responses: { 204: NO_CONTENT },
     problems: ['not-found'],
-    handler:
-      ({ session }) =>
-      async (req, res) => {
-        await endOwnSession(session, authOf(res).userId, String(req.params.id), origin(req));
-        res.status(204).end();
-      },
+    handler: (deps) => async (req, res) => {
+      const { userId } = authOf(res);
+      const ctx = requestContext(req, deps, { type: 'user', id: userId });
+      await endOwnSession(deps, userId, String(req.params.id), ctx);
+      res.status(204).end();
+    },
   },
 ];
 
@@ -73,18 +68,17 @@ export const SESSION_ROUTES: RouteDef<SessionRoutesDeps>[] = [
 const LIST_CATCH_UP_MS = 2_000;
 
 /** The token endpoints and the session list, wired to the service: candidates from the `sessions` model. */
-export const sessionTable = (services: Services, runtime: Runtime): RouteTable => {
+export const sessionTable = (api: ApiDeps): RouteTable => {
   const deps: SessionRoutesDeps = {
-    services,
-    session: { ...services, settings: sessionSettings(services.config) },
+    ...api,
     candidates: async (userId) =>
-      (await listSessionsOfUser(services.sql, userId, services.clock.now())).map((s) => s.id),
+      (await listSessionsOfUser(api.sql, userId, api.clock.now())).map((s) => s.id),
     // A login on another device a moment ago must show: wait until the read model has seen everything
     // committed so far (bounded; the write-side check keeps the answer correct, only possibly short).
     catchUp: async () => {
-      const [head] = (await services.store.readAll({ direction: 'backwards', maxCount: 1 })).events;
-      if (head) await waitForProjection(runtime, 'sessions', head.position, LIST_CATCH_UP_MS);
+      const [head] = (await api.store.readAll({ direction: 'backwards', maxCount: 1 })).events;
+      if (head) await waitForProjection(api.runtime, 'sessions', head.position, LIST_CATCH_UP_MS);
     },
   };
-  return mountRoutes<SessionRoutesDeps>([...AUTH_ROUTES, ...SESSION_ROUTES], deps, services);
+  return mountRoutes<SessionRoutesDeps>([...AUTH_ROUTES, ...SESSION_ROUTES], deps, deps);
 };

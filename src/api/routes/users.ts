@@ -1,7 +1,7 @@
 import type { Authenticated } from '../../application/session/session-check';
 import { getProfile } from '../../application/user/profile';
 import { updateProfile } from '../../application/user/update-profile';
-import type { Services } from '../../infrastructure/services';
+import type { ApiDeps } from '../deps';
 import { requestContext } from '../account-http';
 import { authOf } from '../authenticate';
 import { ProfileDoc } from '../openapi/schemas';
@@ -11,8 +11,8 @@ import { mountRoutes } from './mount';
 import { NO_STORE, jsonBody, ok, type RouteDef } from './route';
 import type { RouteTable } from './table';
 
-const profileOf = async (services: Services, userId: string, folded?: Authenticated['userStream']) => {
-  const profile = await getProfile(services, userId, folded);
+const profileOf = async (deps: ApiDeps, userId: string, folded?: Authenticated['userStream']) => {
+  const profile = await getProfile(deps, userId, folded);
   // Erased between the bearer check and now: the token no longer stands for anyone.
   if (profile === null) throw problem('invalid-token', 'The access token is invalid, expired or revoked');
   return profile;
@@ -22,7 +22,7 @@ const profileOf = async (services: Services, userId: string, folded?: Authentica
  * The caller's own account (CONTRACT.md "Accounts"). The profile is folded from the write side, so it
  * already shows what the caller's last command changed (read-your-writes without waiting).
  */
-export const USER_ROUTES: RouteDef<Services>[] = [
+export const USER_ROUTES: RouteDef<ApiDeps>[] = [
   {
     method: 'get',
     path: '/v1/users/me',
@@ -32,9 +32,9 @@ export const USER_ROUTES: RouteDef<Services>[] = [
     bearer: true,
     store: true,
     responses: { 200: ok('Profile', ProfileDoc, NO_STORE) },
-    handler: (services) => async (_req, res) => {
+    handler: (deps) => async (_req, res) => {
       const caller = authOf(res);
-      res.status(200).json(await profileOf(services, caller.userId, caller.userStream));
+      res.status(200).json(await profileOf(deps, caller.userId, caller.userStream));
     },
   },
   {
@@ -49,18 +49,18 @@ export const USER_ROUTES: RouteDef<Services>[] = [
     request: { body: jsonBody(UpdateProfileRequest) },
     responses: { 200: ok('The updated profile', ProfileDoc, NO_STORE) },
     problems: ['conflict'],
-    handler: (services) => async (req, res) => {
+    handler: (deps) => async (req, res) => {
       const body = UpdateProfileRequest.parse(req.body);
       const { userId } = authOf(res);
       await updateProfile(
-        services,
+        deps,
         userId,
         body.username === undefined ? {} : { username: body.username },
-        requestContext(req, services, { type: 'user', id: userId }),
+        requestContext(req, deps, { type: 'user', id: userId }),
       );
-      res.status(200).json(await profileOf(services, userId));
+      res.status(200).json(await profileOf(deps, userId));
     },
   },
 ];
 
-export const userRoutes = (services: Services): RouteTable => mountRoutes(USER_ROUTES, services, services);
+export const userRoutes = (deps: ApiDeps): RouteTable => mountRoutes(USER_ROUTES, deps, deps);

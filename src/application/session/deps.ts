@@ -1,4 +1,3 @@
-import type { CommandContext } from '../write/handle';
 import { DomainError } from '../../domain/shared/errors';
 import type { EventStore } from '../event-store';
 import type {
@@ -28,17 +27,8 @@ export type SessionDeps = {
   emailKeys: EmailKeys;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokens;
-  settings: SessionSettings;
+  sessions: SessionSettings;
 };
-
-/** Where a command came from; the handler adds the actor once it knows whose session it is. */
-export type Origin = Pick<CommandContext, 'correlationId' | 'causationId'>;
-
-export const userContext = (origin: Origin, userId: string | null, now: Date): CommandContext => ({
-  ...origin,
-  actor: { type: 'user', id: userId },
-  now,
-});
 
 /** What login and refresh hand to the client (RFC 6749 §5.1); never stored, never logged. */
 export type IssuedTokens = {

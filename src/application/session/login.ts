@@ -1,4 +1,4 @@
-import { handle, type LoadedStream } from '../write/handle';
+import { asUser, handle, type CommandContext, type LoadedStream } from '../write/handle';
 import { findAccountByEmail } from '../user/find-account';
 import {
   checkPassword,
@@ -14,7 +14,7 @@ import {
 } from '../../domain/user';
 import type { Decision } from '../../domain/shared/decider';
 import { sessionDecider, sessionStreamId, type StartSession } from '../../domain/session';
-import { issueTokens, userContext, type IssuedTokens, type Origin, type SessionDeps } from './deps';
+import { issueTokens, type IssuedTokens, type SessionDeps } from './deps';
 
 export type LoginInput = { email: string; password: string; userAgent?: string; ip?: string };
 
@@ -27,6 +27,22 @@ export type LoginResult =
   | { kind: 'invalid_credentials'; reason: Exclude<LoginOutcome, 'ok' | 'email_not_verified'> | 'unknown' }
   | { kind: 'email_not_verified' };
 
+/** How a login ended, as `identity_logins_total` counts it; an unknown address is invalid credentials. */
+export type LoginTally = 'success' | 'invalid_credentials' | 'locked' | 'unverified' | 'deactivated';
+
+export const loginTally = (result: LoginResult): LoginTally => {
+  switch (result.kind) {
+    case 'ok':
+      return 'success';
+    case 'email_not_verified':
+      return 'unverified';
+    case 'invalid_credentials':
+      return result.reason === 'locked' || result.reason === 'deactivated'
+        ? result.reason
+        : 'invalid_credentials';
+  }
+};
+
 /** A user agent is shown back in the session list; anything longer is noise, not identification. */
 const MAX_USER_AGENT = 512;
 
@@ -38,8 +54,12 @@ type PasswordCheck = { verified: boolean; rehashed?: string };
  * own (docs/design.md, "Sessions", "Lockout"). The reservation is what bounds a burst of parallel guesses
  * to the policy's number of checks, on any number of instances.
  */
-export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin): Promise<LoginResult> => {
-  const now = deps.clock.now();
+export const login = async (
+  deps: SessionDeps,
+  input: LoginInput,
+  request: CommandContext,
+): Promise<LoginResult> => {
+  const { now } = request;
   const found = (await findAccountByEmail(deps, input.email))?.user;
   if (!found || !isAccount(found.state)) {
     // Equal work for an unknown address: the answer's timing must not tell that it exists (CWE-208).
@@ -47,7 +67,7 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
     return { kind: 'invalid_credentials', reason: 'unknown' };
   }
   const { userId } = found;
-  const ctx = userContext(origin, userId, now);
+  const ctx = asUser(request, userId);
 
   // 1. Reserve a guess (docs/design.md, "Lockout"). Locked, deactivated, or every guess left already held
   // by checks in flight: refused without checking the password and without recording anything. The dummy
@@ -99,7 +119,7 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
             attemptId,
             passwordVerified: proof.verified,
             ...(proof.rehashed !== undefined ? { rehashedPasswordHash: proof.rehashed } : {}),
-            requireVerification: deps.settings.requireVerifiedEmail,
+            requireVerification: deps.sessions.requireVerifiedEmail,
             now,
           },
         },
@@ -139,8 +159,8 @@ export const login = async (deps: SessionDeps, input: LoginInput, origin: Origin
       startedAtUserRevision: decided.revision,
       refreshTokenHash: first.tokenHash,
       nonce,
-      idleMs: deps.settings.idleMs,
-      absoluteMs: deps.settings.absoluteMs,
+      idleMs: deps.sessions.idleMs,
+      absoluteMs: deps.sessions.absoluteMs,
       ...(userAgent !== undefined ? { userAgent } : {}),
       ...(ip !== undefined ? { ip } : {}),
       now,

@@ -1,4 +1,4 @@
-import { handle, type CommandContext, type LoadedStream } from '../write/handle';
+import { asUser, handle, type CommandContext, type LoadedStream } from '../write/handle';
 import type { Position } from '../event-store';
 import { recorded } from '../../domain/shared/decider';
 import { DomainError } from '../../domain/shared/errors';
@@ -9,7 +9,7 @@ import {
   type SessionState,
 } from '../../domain/session';
 import { userDecider, userStreamId } from '../../domain/user';
-import { invalidRefreshToken, userContext, type Origin, type SessionDeps } from './deps';
+import { invalidRefreshToken, type SessionDeps } from './deps';
 
 /**
  * Ends the session the refresh token belongs to. Its access tokens stop at once on this service, because
@@ -18,14 +18,14 @@ import { invalidRefreshToken, userContext, type Origin, type SessionDeps } from 
  * `invalid-refresh-token`. Ending an ended session again records nothing and succeeds.
  */
 export const logout = async (
-  deps: Pick<SessionDeps, 'store' | 'clock' | 'refreshTokens'>,
+  deps: Pick<SessionDeps, 'store' | 'refreshTokens'>,
   refreshToken: string,
-  origin: Origin,
+  ctx: CommandContext,
 ): Promise<{ position: Position | null }> => {
   const claim = deps.refreshTokens.parse(refreshToken);
   if (!claim) throw invalidRefreshToken();
   const presentedHash = deps.refreshTokens.hash(refreshToken);
-  const now = deps.clock.now();
+  const { now } = ctx;
   const { position } = await handle(
     deps.store,
     sessionDecider,
@@ -40,8 +40,7 @@ export const logout = async (
       );
     },
     // The session's own user is the actor; a missing session was refused above.
-    ({ state }: LoadedStream<SessionState>) =>
-      userContext(origin, state.status === 'none' ? null : state.userId, now),
+    ({ state }: LoadedStream<SessionState>) => asUser(ctx, state.status === 'none' ? null : state.userId),
   );
   return { position };
 };
@@ -51,11 +50,11 @@ export const logout = async (
  * "Sessions"): every session that started before it is dead at once, the caller's included.
  */
 export const logoutAll = async (
-  deps: Pick<SessionDeps, 'store' | 'clock'>,
+  deps: Pick<SessionDeps, 'store'>,
   userId: string,
-  origin: Origin,
+  request: CommandContext,
 ): Promise<{ position: Position | null }> => {
-  const ctx: CommandContext = userContext(origin, userId, deps.clock.now());
+  const ctx = asUser(request, userId);
   const { position } = await handle(
     deps.store,
     userDecider,
@@ -74,14 +73,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * tokens), so nothing about others' sessions may be learned or touched through it.
  */
 export const endOwnSession = async (
-  deps: Pick<SessionDeps, 'store' | 'clock'>,
+  deps: Pick<SessionDeps, 'store'>,
   userId: string,
   sessionId: string,
-  origin: Origin,
+  request: CommandContext,
 ): Promise<{ position: Position | null }> => {
   const notFound = () => new DomainError('session-not-found', 'No such session');
   if (!UUID.test(sessionId)) throw notFound();
-  const ctx = userContext(origin, userId, deps.clock.now());
+  const ctx = asUser(request, userId);
   const { position } = await handle(
     deps.store,
     sessionDecider,

@@ -1,4 +1,4 @@
-import { handle, loadStream, type LoadedStream } from '../write/handle';
+import { asUser, handle, loadStream, type CommandContext, type LoadedStream } from '../write/handle';
 import {
   isSessionUsable,
   refreshSession,
@@ -8,14 +8,7 @@ import {
   type SessionState,
 } from '../../domain/session';
 import { isAccount, userDecider, userStreamId, type UserState } from '../../domain/user';
-import {
-  invalidRefreshToken,
-  issueTokens,
-  userContext,
-  type IssuedTokens,
-  type Origin,
-  type SessionDeps,
-} from './deps';
+import { invalidRefreshToken, issueTokens, type IssuedTokens, type SessionDeps } from './deps';
 
 /**
  * Refresh-token rotation (docs/design.md, "Sessions and refresh tokens"). The presented token names its
@@ -30,12 +23,12 @@ import {
 export const refresh = async (
   deps: SessionDeps,
   refreshToken: string,
-  origin: Origin,
+  ctx: CommandContext,
 ): Promise<IssuedTokens> => {
   const claim = deps.refreshTokens.parse(refreshToken);
   if (!claim) throw invalidRefreshToken();
   const presentedHash = deps.refreshTokens.hash(refreshToken);
-  const now = deps.clock.now();
+  const { now } = ctx;
   const streamId = sessionStreamId(claim.sessionId);
   let user: UserState | undefined;
 
@@ -55,8 +48,8 @@ export const refresh = async (
             presentedHash,
             successorHash: deps.refreshTokens.derive(session.sessionId, session.generation + 1, session.nonce)
               .tokenHash,
-            graceMs: deps.settings.graceMs,
-            idleMs: deps.settings.idleMs,
+            graceMs: deps.sessions.graceMs,
+            idleMs: deps.sessions.idleMs,
             now,
           },
         },
@@ -64,7 +57,7 @@ export const refresh = async (
       );
     },
     ({ state: session }: LoadedStream<SessionState>) =>
-      userContext(origin, session.status === 'none' ? null : session.userId, now),
+      asUser(ctx, session.status === 'none' ? null : session.userId),
     // Every loser of a race of N refreshes re-reads once per winner: allow a burst of parallel retries.
     { attempts: 16 },
   );

@@ -1,6 +1,5 @@
-import { handle, loadStream, type CommandContext } from '../write/handle';
+import { asUser, handle, loadStream, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
-import { isDomainError } from '../../domain/shared';
 import {
   invalidToken,
   decideResetPassword as decideReset,
@@ -9,6 +8,7 @@ import {
   type ResetPassword,
 } from '../../domain/user';
 import { openSealed, WeakPasswordError, type AccountDeps } from './deps';
+import { redeemMailedToken } from './mailed-token';
 
 /**
  * Sets a new password with the token from the reset mail. The token is checked BEFORE the policy, and the
@@ -27,7 +27,7 @@ export const resetPassword = async (
   const { userId } = claimed;
   const tokenHash = deps.oneTimeTokens.hash(input.token);
   const streamId = userStreamId(userId);
-  try {
+  return redeemMailedToken(userId, async () => {
     const loaded = await loadStream(deps.store, userDecider, streamId);
     const probe: ResetPassword = {
       type: 'ResetPassword',
@@ -42,17 +42,12 @@ export const resetPassword = async (
     const reasons = deps.policy.check(input.newPassword, { email });
     if (reasons.length > 0) throw new WeakPasswordError('new_password', reasons);
     const sealedHash = await deps.vault.seal(userId, await deps.hasher.hash(input.newPassword));
-    const result = await handle(
+    return handle(
       deps.store,
       userDecider,
       streamId,
       { ...probe, data: { ...probe.data, newPasswordHash: sealedHash } },
-      { ...ctx, actor: { type: 'user', id: userId } },
+      asUser(ctx, userId),
     );
-    if (result.position === null) throw invalidToken();
-    return { userId, position: result.position };
-  } catch (e) {
-    if (isDomainError(e, 'user-deactivated')) throw invalidToken();
-    throw e;
-  }
+  });
 };

@@ -1,8 +1,8 @@
-import { handle, type CommandContext } from '../write/handle';
+import { asUser, handle, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
-import { isDomainError } from '../../domain/shared';
 import { invalidToken, userDecider, userStreamId } from '../../domain/user';
 import type { AccountDeps } from './deps';
+import { redeemMailedToken } from './mailed-token';
 
 /**
  * Verifies the address with the token from the verification mail. The token names its user, so the
@@ -20,19 +20,13 @@ export const verifyEmail = async (
   const claimed = deps.oneTimeTokens.parse(token);
   if (claimed === null) throw invalidToken();
   const { userId } = claimed;
-  try {
-    const result = await handle(
+  return redeemMailedToken(userId, () =>
+    handle(
       deps.store,
       userDecider,
       userStreamId(userId),
       { type: 'VerifyEmail', data: { tokenHash: deps.oneTimeTokens.hash(token), now: ctx.now } },
-      { ...ctx, actor: { type: 'user', id: userId } },
-    );
-    if (result.position === null) throw invalidToken();
-    return { userId, position: result.position };
-  } catch (e) {
-    // The token's holder learns nothing about the account beyond "this link does not work".
-    if (isDomainError(e, 'user-deactivated')) throw invalidToken();
-    throw e;
-  }
+      asUser(ctx, userId),
+    ),
+  );
 };

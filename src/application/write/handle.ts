@@ -23,6 +23,15 @@ export type CommandContext = {
   now: Date;
 };
 
+/**
+ * The same request, acting as the user it turned out to concern: login and refresh learn whose account
+ * or session it is only once they have read it.
+ */
+export const asUser = (ctx: CommandContext, userId: string | null): CommandContext => ({
+  ...ctx,
+  actor: { type: 'user', id: userId },
+});
+
 export const SCHEMA_VERSION = 1;
 
 export const eventMetadata = (
