@@ -1,7 +1,6 @@
 import type { Express } from 'express';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/runtime/health';
-import { relayReadiness } from '../infrastructure/relay/status';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
 import { openApiDocument } from './openapi';
@@ -34,18 +33,8 @@ export const apiTables = (deps: ApiDeps): RouteTable[] => [
           thresholdSeconds: deps.http.projectionLagThresholdSeconds,
         }),
       },
-      ...(services.relay.length
-        ? [
-            {
-              name: 'relay',
-              check: relayReadiness({
-                ...services,
-                statuses: () => runtime.statuses(),
-                thresholdSeconds: services.config.projectionLagThresholdSeconds,
-              }),
-            },
-          ]
-        : []),
+      // Checks of parts the composition root adds (the relay's targets: degraded, never down).
+      ...(deps.readiness ?? []),
     ],
     {},
   ),
