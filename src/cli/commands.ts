@@ -4,6 +4,7 @@ import { history, state } from './history';
 import { keysRotate } from './keys';
 import { withServices } from './open';
 import { projectionsRebuild, projectionsStatus } from './projections';
+import { relayReplay, relayStatus } from './relay';
 import { rolesGrant, rolesRevoke } from './roles';
 
 const migrate: CliCommand = {
@@ -24,4 +25,6 @@ export const commands: CliCommand[] = [
   history,
   state,
   eventsTail,
+  relayStatus,
+  relayReplay,
 ];

@@ -13,7 +13,7 @@ const isLoopback = (host: string): boolean => LOOPBACK.has(host) || /^127\.\d+\.
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** `max_age`: seconds as a number, or a string like `90s`, `30m`, `24h`, `7d`. */
+/** `max_age`: seconds as a number, or a string like `90s`, `30m`, `24h`, `7d`; milliseconds once parsed. */
 const duration = z
   .union([z.number().int().positive(), z.string().regex(DURATION, 'a duration like 30m, 24h or 7d')])
   .transform((v) => {
@@ -91,9 +91,9 @@ const webhook = z.object({
     .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_<base64> (Standard Webhooks)')
     .refine((v) => Buffer.from(v.slice(6), 'base64').length >= 24, 'the key must be at least 24 bytes'),
   /** A delivery still failing this long after its first attempt is parked (default 24 h). */
-  max_age: duration.default(86_400),
+  max_age: duration.default(86_400_000),
   /** One POST's deadline. */
-  timeout: duration.default(10),
+  timeout: duration.default(10_000),
 });
 
 export const relayTargetSchema = z.discriminatedUnion('type', [rabbitmq, nats, kafka, webhook]);

@@ -17,14 +17,25 @@ export const recordFailure = async (
   target: string,
   event: RecordedEvent,
   error: unknown,
+  now: Date,
 ): Promise<Date> => {
   const r = await sql.query<{ first_failed_at: Date | string }>(
-    `insert into relay_deliveries (target, event_id, stream_id, revision, position, event_type, last_error)
-     values ($1, $2, $3, $4, $5, $6, $7)
+    `insert into relay_deliveries
+       (target, event_id, stream_id, revision, position, event_type, last_error, first_failed_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz)
      on conflict (target, event_id) do update
        set attempts = relay_deliveries.attempts + 1, last_error = excluded.last_error
      returning first_failed_at`,
-    [target, event.id, event.streamId, event.revision, event.position, event.type, short(error)],
+    [
+      target,
+      event.id,
+      event.streamId,
+      event.revision,
+      event.position,
+      event.type,
+      short(error),
+      now.toISOString(),
+    ],
   );
   return new Date(r.rows[0]!.first_failed_at);
 };

@@ -100,7 +100,7 @@ export const relayHandler = (channel: RelayChannel, deps: RelayDeps): Subscripti
         stats.lastError = describe(e);
         if (signal.aborted) throw e;
         failing.add(event.id);
-        const first = await recordFailure(deps.sql, target.name, event, e);
+        const first = await recordFailure(deps.sql, target.name, event, e, deps.clock.now());
         if (deps.clock.now().getTime() - first.getTime() < maxAgeMs) throw e;
         await park(deps.sql, target.name, event.id);
         failing.delete(event.id);

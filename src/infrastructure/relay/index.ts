@@ -3,6 +3,7 @@ import { emptyStats, type RelayChannel } from '../../consumers/relay/relay-consu
 import type { RelayTransport } from '../../consumers/relay/transport';
 import { NatsTransport } from './nats';
 import { RabbitMqTransport } from './rabbitmq';
+import { WebhookTransport } from './webhook';
 
 export const createTransport = (target: RelayTarget): RelayTransport => {
   switch (target.type) {
@@ -10,6 +11,8 @@ export const createTransport = (target: RelayTarget): RelayTransport => {
       return new RabbitMqTransport(target);
     case 'nats':
       return new NatsTransport(target);
+    case 'webhook':
+      return new WebhookTransport(target);
     default:
       throw new Error(`relay target ${target.name}: type ${target.type} is not available`);
   }
