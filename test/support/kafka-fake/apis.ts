@@ -43,6 +43,8 @@ export interface BrokerState {
   producers: Map<bigint, number>; // producer id -> epoch issued
   nextProducerId: bigint;
   refusals: Refusal[];
+  /** Batches answered as duplicates of an earlier append (not written again). */
+  duplicates: number;
   /** Called after a Produce request appended at least one batch, before its response is written. */
   afterAppend: () => void;
 }
@@ -156,7 +158,8 @@ export function produce(state: BrokerState, version: number, r: Reader): Writer 
         }
         if (batch.control) throw new BatchError(ErrorCode.INVALID_RECORD, 'control batch from a client');
         const result = log.append(batch, (id) => state.producers.has(id));
-        if (!result.duplicate) appended = true;
+        if (result.duplicate) state.duplicates++;
+        else appended = true;
         return { index, code: ErrorCode.NONE, baseOffset: result.baseOffset };
       } catch (e) {
         if (!(e instanceof BatchError)) throw e;

@@ -63,6 +63,8 @@ export interface KafkaFake {
   requests(): RequestSeen[];
   /** Every partition-level refusal of a produced batch, with the error code and why. */
   refusals(): Refusal[];
+  /** Produced batches answered as duplicates of an earlier append, not written again. */
+  duplicatesAnswered(): number;
   /** Producer ids issued by InitProducerId, in order. */
   producerIds(): bigint[];
   /** Client connections accepted since the start. */
@@ -97,6 +99,7 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
     producers: new Map(),
     nextProducerId: 1000n,
     refusals: [],
+    duplicates: 0,
     afterAppend: () => {
       if (dropAfterAppend) {
         dropAfterAppend = false;
@@ -157,6 +160,7 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
     },
     requests: () => [...seen],
     refusals: () => [...state.refusals],
+    duplicatesAnswered: () => state.duplicates,
     producerIds: () => [...state.producers.keys()],
     connectionsAccepted: () => accepted,
   };
