@@ -8,12 +8,15 @@
  *   offset it was first written at (what brokers since 1.0 do; DUPLICATE_SEQUENCE_NUMBER is never sent
  *   for it, and kafkajs treats that code as a fatal error).
  * - An older epoch than the partition has seen: INVALID_PRODUCER_EPOCH.
- * - A newer epoch, or a producer the partition has never seen: the sequence must start at 0. A never-seen
- *   producer with another sequence is UNKNOWN_PRODUCER_ID, a newer epoch with one is OUT_OF_ORDER.
+ * - A newer epoch: the sequence must start at 0, else OUT_OF_ORDER_SEQUENCE_NUMBER.
  * - Otherwise the first sequence must be the last one plus one (wrapping after 2^31-1 to 0), else
  *   OUT_OF_ORDER_SEQUENCE_NUMBER.
- * Stricter than a broker: a producer id that InitProducerId never issued is UNKNOWN_PRODUCER_ID (a real
- * partition leader cannot know which ids the coordinator handed out).
+ * Stricter than a current broker, on purpose (a relay that breaks these has a bug a broker would hide):
+ * - A producer the partition has never seen must start at sequence 0, else UNKNOWN_PRODUCER_ID. That is the
+ *   rule of brokers before 2.5; since KIP-360 (ProducerAppendInfo.checkSequence) a leader with no state for
+ *   the producer accepts any sequence, because retention may have deleted the state.
+ * - A producer id that InitProducerId never issued is UNKNOWN_PRODUCER_ID (a real partition leader cannot
+ *   know which ids the coordinator handed out).
  */
 import { BatchError, ErrorCode } from './errors';
 import type { RecordBatch } from './record-batch';
