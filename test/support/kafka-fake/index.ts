@@ -124,7 +124,14 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
         if (pending.length < 4 + size) return;
         const frame = pending.subarray(4, 4 + size);
         pending = pending.subarray(4 + size);
-        const response = serve(state, frame, seen);
+        let response: ReturnType<typeof serve>;
+        try {
+          response = serve(state, frame, seen);
+        } catch (e) {
+          // A fault of the fake itself: loud, and the client sees a dead connection rather than a hang.
+          console.error('kafka fake: internal error serving a request', e);
+          response = 'close';
+        }
         if (response === 'close') {
           socket.destroy();
           return;
