@@ -5,6 +5,7 @@
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { ApiKey, crc32c, startKafkaFake, type KafkaFake } from '../support/kafka-fake';
+import { TcpProxy } from '../support/tcp-proxy';
 import { Reader, Writer } from '../support/kafka-fake/wire';
 
 const fakes: KafkaFake[] = [];
@@ -21,9 +22,9 @@ async function fake(options?: Parameters<typeof startKafkaFake>[0]): Promise<Kaf
   return f;
 }
 
-async function idempotentProducer(f: KafkaFake): Promise<Producer> {
+async function idempotentProducer(f: KafkaFake, brokers = f.brokers): Promise<Producer> {
   const kafka = new Kafka({
-    brokers: f.brokers,
+    brokers,
     clientId: 'kafka-fake-test',
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 20, maxRetryTime: 200, retries: 20 },
@@ -159,6 +160,39 @@ describe('Kafka fake with kafkajs (idempotent producer, acks -1)', () => {
     expect(f.connectionsAccepted()).toBeGreaterThan(1);
     expect(f.duplicatesAnswered()).toBeGreaterThan(0); // the retried batches were recognised, not rewritten
     expect(f.refusals()).toEqual([]);
+  });
+  it('behind a proxy it advertises: the connection cut mid-stream, delivery resumes with nothing lost or doubled', async () => {
+    const f = await fake({ topics: [{ name: 'relay', partitions: 2 }] });
+    const proxy = await TcpProxy.start('127.0.0.1', Number(f.brokers[0]!.split(':')[1]));
+    try {
+      f.advertise('127.0.0.1', proxy.port);
+      const producer = await idempotentProducer(f, [`127.0.0.1:${proxy.port}`]);
+      const sent: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const messages = ['x', 'y', 'z'].map((key) => ({ key, value: `${key}-${i}` }));
+        sent.push(...messages.map((m) => m.value));
+        if (i % 4 === 2) {
+          f.dropConnectionsAfterNextAppend();
+          const sending = producer.send({ topic: 'relay', acks: -1, messages });
+          await proxy.kill();
+          await proxy.restart();
+          await sending;
+        } else {
+          await producer.send({ topic: 'relay', acks: -1, messages });
+        }
+      }
+      expect(
+        f
+          .records('relay')
+          .map((r) => r.value!.toString())
+          .sort(),
+      ).toEqual([...sent].sort());
+      // Every connection the fake accepted came through the proxy.
+      expect(f.connectionsAccepted()).toBe(proxy.accepted);
+      expect(proxy.accepted).toBeGreaterThan(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

@@ -54,6 +54,10 @@ export interface KafkaFake {
   records(topic: string): StoredRecord[];
   dropConnections(): void;
   close(): Promise<void>;
+  /** The address Metadata gives for the broker (as `advertised.listeners`); by default the fake's own. To put
+   * a proxy between client and fake: start the fake, a proxy to `brokers[0]`, then advertise the proxy, or
+   * the client would connect past the proxy to the address Metadata names. */
+  advertise(host: string, port: number): void;
   /** Creates a topic (as an admin would); throws if it exists. */
   createTopic(name: string, partitions: number): void;
   /** The next Produce request that appends anything is appended, then every connection is closed before
@@ -147,10 +151,11 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
-  state.port = (server.address() as net.AddressInfo).port;
+  const listening = (server.address() as net.AddressInfo).port;
+  state.port = listening;
 
   return {
-    brokers: [`127.0.0.1:${state.port}`],
+    brokers: [`127.0.0.1:${listening}`],
     records(topic) {
       const partitions = topics.get(topic);
       if (!partitions) return [];
@@ -160,6 +165,10 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
     close: async () => {
       dropConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    advertise: (host, port) => {
+      state.host = host;
+      state.port = port;
     },
     createTopic: (name, partitions) => topics.create(name, partitions),
     dropConnectionsAfterNextAppend: () => {
