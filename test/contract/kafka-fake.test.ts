@@ -194,6 +194,19 @@ describe('Kafka fake with kafkajs (idempotent producer, acks -1)', () => {
       await proxy.close();
     }
   });
+  it('stop() and start(): sends wait while the broker is down and land once when it is back', async () => {
+    const f = await fake({ topics: [{ name: 'relay', partitions: 2 }] });
+    const producer = await idempotentProducer(f);
+    await producer.send({ topic: 'relay', acks: -1, messages: [{ key: 'a', value: 'before' }] });
+    await f.stop();
+    const sending = producer.send({ topic: 'relay', acks: -1, messages: [{ key: 'a', value: 'during' }] });
+    await new Promise((resolve) => setTimeout(resolve, 150)); // refused connections meanwhile
+    expect(f.records('relay').map((r) => r.value!.toString())).toEqual(['before']);
+    await f.start();
+    await sending;
+    await producer.send({ topic: 'relay', acks: -1, messages: [{ key: 'a', value: 'after' }] });
+    expect(f.records('relay').map((r) => r.value!.toString())).toEqual(['before', 'during', 'after']);
+  });
 });
 
 describe('Kafka fake, primitives', () => {

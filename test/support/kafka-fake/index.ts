@@ -58,6 +58,10 @@ export interface KafkaFake {
    * a proxy between client and fake: start the fake, a proxy to `brokers[0]`, then advertise the proxy, or
    * the client would connect past the proxy to the address Metadata names. */
   advertise(host: string, port: number): void;
+  /** The broker down: every connection closed and new ones refused until `start()`; the state is kept. */
+  stop(): Promise<void>;
+  /** Listens again on the same port after `stop()` (a no-op while it runs). */
+  start(): Promise<void>;
   /** Creates a topic (as an admin would); throws if it exists. */
   createTopic(name: string, partitions: number): void;
   /** The next Produce request that appends anything is appended, then every connection is closed before
@@ -112,7 +116,7 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
     },
   };
 
-  const server = net.createServer((socket) => {
+  const accept = (socket: net.Socket): void => {
     accepted++;
     sockets.add(socket);
     socket.setNoDelay(true);
@@ -145,13 +149,33 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
     });
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const listening = (server.address() as net.AddressInfo).port;
+  let listening = options.port ?? 0;
+  let server: net.Server | null = null;
+  const listen = async (): Promise<void> => {
+    if (server) return;
+    const s = net.createServer(accept);
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      // exclusive: a restart must own the port again.
+      s.listen({ port: listening, host: '127.0.0.1', exclusive: true }, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    s.on('error', () => undefined);
+    listening = (s.address() as net.AddressInfo).port;
+    server = s;
+  };
+  const stopListening = async (): Promise<void> => {
+    const s = server;
+    server = null;
+    const closed = s ? new Promise<void>((resolve) => s.close(() => resolve())) : null;
+    dropConnections();
+    await closed;
+  };
+  await listen();
   state.port = listening;
 
   return {
@@ -162,10 +186,9 @@ export async function startKafkaFake(options: KafkaFakeOptions = {}): Promise<Ka
       return partitions.flatMap((p) => p.records.map((r) => ({ ...r, headers: { ...r.headers } })));
     },
     dropConnections,
-    close: async () => {
-      dropConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: stopListening,
+    stop: stopListening,
+    start: listen,
     advertise: (host, port) => {
       state.host = host;
       state.port = port;
