@@ -1,6 +1,7 @@
 import type { RelayConfig, RelayTarget } from '../../consumers/relay/config';
 import { emptyStats, type RelayChannel } from '../../consumers/relay/relay-consumer';
 import type { RelayTransport } from '../../consumers/relay/transport';
+import { KafkaTransport } from './kafka';
 import { NatsTransport } from './nats';
 import { RabbitMqTransport } from './rabbitmq';
 import { WebhookTransport } from './webhook';
@@ -13,8 +14,8 @@ export const createTransport = (target: RelayTarget): RelayTransport => {
       return new NatsTransport(target);
     case 'webhook':
       return new WebhookTransport(target);
-    default:
-      throw new Error(`relay target ${target.name}: type ${target.type} is not available`);
+    case 'kafka':
+      return new KafkaTransport(target);
   }
 };
 
