@@ -17,6 +17,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The shipped email and page templates (TEMPLATES_DIR overrides them file by file).
+COPY templates ./templates
 # The data directory holds the mail files (without SMTP_URL) and, on the embedded store, the database; the
 # service runs as the image's unprivileged `node` user, so that user owns it.
 RUN mkdir -p /var/lib/identity && chown node:node /var/lib/identity

@@ -10,6 +10,7 @@ import type { Runtime } from './infrastructure/runtime';
 import type { Services } from './infrastructure/services';
 import { DataDirLockedError } from './infrastructure/data-dir-lock';
 import { createLogger } from './infrastructure/logger';
+import { loadTemplates, TemplateError } from './infrastructure/templates/engine';
 
 /**
  * The composition root: configuration, container, HTTP server, graceful shutdown. SIGTERM/SIGINT stop
@@ -22,6 +23,16 @@ const main = async (): Promise<void> => {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
+      process.stderr.write(`identity: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  try {
+    // Before any store opens: a template that does not compile stops the start, naming its file.
+    loadTemplates({ overridesDir: config.templatesDir, product: config.productName });
+  } catch (e) {
+    if (e instanceof TemplateError) {
       process.stderr.write(`identity: ${e.message}\n`);
       process.exit(2);
     }

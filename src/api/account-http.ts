@@ -35,6 +35,9 @@ const REASON_TEXT: Record<WeakPasswordReason, string> = {
   'contains-email': 'contains the email address',
 };
 
+/** Why a password was refused, in words (`is too common`); a hosted page shows the same reasons. */
+export const weakPasswordReasonText = (reason: WeakPasswordReason): string => REASON_TEXT[reason];
+
 /** 422 `weak-password` listing every reason; the password itself is never echoed. */
 export const weakPasswordProblem = (e: WeakPasswordError) =>
   problem('weak-password', 'The password does not meet the password policy', {

@@ -5,6 +5,8 @@ import type { LoginTally } from '../application/session/login';
 import type { SessionDeps } from '../application/session/deps';
 import type { SqlClient } from '../application/sql';
 import type { AccountDeps } from '../application/user/deps';
+import type { Templates } from '../application/templates';
+import type { CorsSettings } from './cors';
 import type { SubscriptionStatus } from '../projections/runtime/runner';
 import type { ProjectionRunners } from '../projections/runtime/wait';
 
@@ -26,6 +28,10 @@ export type HttpSettings = {
   rateLimits: RateLimitSettings;
   /** How far behind a projection may be before readiness fails. */
   projectionLagThresholdSeconds: number;
+  /** APP_URL: where the hosted pages' "continue" link goes; none when unset. */
+  appUrl: string | undefined;
+  /** CORS_ALLOWED_ORIGINS and the preflight cache time (cors.ts). */
+  cors: CorsSettings;
 };
 
 /** What the routes count; the Prometheus adapter implements it. */
@@ -60,4 +66,6 @@ export type ApiDeps = AccountDeps &
       name: string;
       check: () => Promise<{ ok: boolean; degraded?: boolean; detail?: string }>;
     }[];
+    /** The emails' and hosted pages' templates (src/pages/). */
+    templates: Templates;
   };

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { projections } from '../projections';
 import { projectionsReadiness } from '../projections/runtime/health';
 import { createApp } from './app';
+import { corsFor } from './cors';
 import type { ApiDeps } from './deps';
 import { openApiDocument } from './openapi';
 import { accountRoutes } from './routes/accounts';
@@ -16,6 +17,9 @@ import { mountRoutes } from './routes/mount';
 import { sessionTable } from './routes/sessions';
 import type { RouteTable } from './routes/table';
 import { userRoutes } from './routes/users';
+import { selfServiceRoutes } from './routes/self-service';
+import { mountPages } from '../pages/mount';
+import { PAGE_ROUTES } from '../pages/routes';
 
 /** The whole HTTP surface: every router of the service, in one list. */
 export const apiTables = (deps: ApiDeps): RouteTable[] => [
@@ -41,6 +45,7 @@ export const apiTables = (deps: ApiDeps): RouteTable[] => [
   sessionTable(deps),
   accountRoutes(deps),
   userRoutes(deps),
+  selfServiceRoutes(deps),
   adminRoutes(deps),
   adminQueryRoutes(deps),
   eventRoutes(deps),
@@ -60,7 +65,9 @@ export const buildApp = (deps: ApiDeps): Express =>
   createApp({
     logger: deps.logger,
     trustProxy: deps.http.trustProxy,
-    tables: [...apiTables(deps), metricsRoutes(deps.metrics)],
+    before: [corsFor(deps.http.cors)],
+    // The hosted pages (src/pages/): HTML, not part of the JSON API or its document.
+    tables: [...apiTables(deps), metricsRoutes(deps.metrics), mountPages(PAGE_ROUTES, deps)],
     onRequestDone: ({ method, route, status, seconds }) =>
       deps.metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
   });

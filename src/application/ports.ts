@@ -77,7 +77,7 @@ export class SealedDataError extends Error {
   }
 }
 
-export type OneTimeTokenKind = 'verify-email' | 'reset-password';
+export type OneTimeTokenKind = 'verify-email' | 'reset-password' | 'confirm-email';
 
 /**
  * Email-verification and password-reset tokens, derived rather than stored (docs/design.md, "One-time

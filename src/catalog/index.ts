@@ -21,14 +21,22 @@ export type CatalogEventType = CatalogEvent['type'];
 export type FieldKind = 'plain' | 'personal' | 'secret';
 
 /** The mails the service sends; each is asked for by one event type below. */
-export type MailKind = 'verification' | 'reset' | 'signup-attempt' | 'password-changed' | 'password-reset';
+export type MailKind =
+  | 'verification'
+  | 'reset'
+  | 'signup-attempt'
+  | 'password-changed'
+  | 'password-reset'
+  | 'email-change'
+  | 'email-change-notice';
 
 type DataOf<T extends CatalogEventType> = Extract<CatalogEvent, { type: T }>['data'];
 
 export type CatalogEntry<T extends CatalogEventType> = {
   fields: { readonly [K in keyof Required<DataOf<T>>]: FieldKind };
   fact: (data: Record<string, unknown>) => string;
-  mail?: MailKind;
+  /** One mail, or several (the email change: a link to the new address, a notice to the old one). */
+  mail?: MailKind | readonly [MailKind, ...MailKind[]];
 };
 
 const text = (value: unknown): string =>
@@ -119,6 +127,22 @@ export const EVENT_CATALOG: { readonly [T in CatalogEventType]: CatalogEntry<T> 
     fields: { passwordHash: 'secret', tokenId: 'plain', at: 'plain' },
     fact: () => 'password reset with the emailed link; all sessions ended, lock cleared',
     mail: 'password-reset',
+  },
+  EmailChangeRequested: {
+    fields: {
+      tokenId: 'plain',
+      tokenHash: 'secret',
+      expiresAt: 'plain',
+      requestedAt: 'plain',
+      newEmail: 'personal',
+    },
+    fact: (d) =>
+      `address change to ${text(d.new_email)} asked for: confirmation link sent, valid until ${text(d.expires_at)}; the current address notified`,
+    mail: ['email-change', 'email-change-notice'],
+  },
+  EmailChanged: {
+    fields: { email: 'personal', tokenId: 'plain', at: 'plain' },
+    fact: (d) => `address changed to ${text(d.email)} (confirmed with the emailed link); sessions kept`,
   },
   UserProfileUpdated: {
     fields: { username: 'personal' },

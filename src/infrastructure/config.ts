@@ -41,6 +41,12 @@ const schema = z.object({
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   MAIL_FROM: z.string().min(3).default('Identity <no-reply@identity.local>'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
+  EMAIL_LINK_BASE_URL: url(['http:', 'https:']).optional(),
+  APP_URL: url(['http:', 'https:']).optional(),
+  PRODUCT_NAME: z.string().min(1).max(80).default('Identity'),
+  TEMPLATES_DIR: z.string().min(1).optional(),
+  CORS_ALLOWED_ORIGINS: z.string().optional(),
+  CORS_MAX_AGE_SECONDS: int(600, 0, 86400),
   BOOTSTRAP_ADMIN_EMAIL: z.string().min(3).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   TRUST_PROXY: z
@@ -102,6 +108,15 @@ export type Config = {
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string;
+  /** EMAIL_LINK_BASE_URL: the base of mailed links; PUBLIC_URL unless the operator's app takes them. */
+  emailLinkBaseUrl: string;
+  /** APP_URL: where the hosted pages' "continue" link goes; none when unset. */
+  appUrl: string | undefined;
+  /** PRODUCT_NAME and TEMPLATES_DIR (application/templates.ts). */
+  productName: string;
+  templatesDir: string | undefined;
+  /** CORS_ALLOWED_ORIGINS (exact origins) and how long a preflight may be cached. */
+  cors: { allowedOrigins: string[]; maxAgeSeconds: number };
   bootstrapAdminEmail: string | undefined;
   redisUrl: string | undefined;
   trustProxy: boolean | number | string;
@@ -147,6 +162,38 @@ const parseTrustProxy = (value: string | undefined): boolean | number | string =
   return value;
 };
 
+/**
+ * CORS_ALLOWED_ORIGINS: exact origins (`scheme://host[:port]`), comma-separated. No wildcard and no path:
+ * a credentialed CORS answer must name the one origin it allows (Fetch standard, CORS protocol).
+ */
+const parseOrigins = (value: string | undefined, problems: string[]): string[] => {
+  const origins: string[] = [];
+  for (const raw of (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      parsed = null;
+    }
+    const ok =
+      parsed !== null &&
+      !raw.includes('*') &&
+      (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+      parsed.origin === raw.replace(/\/$/, '');
+    if (!ok || parsed === null) {
+      problems.push(
+        `CORS_ALLOWED_ORIGINS: ${JSON.stringify(raw)} is not an exact origin like https://app.example.com`,
+      );
+      continue;
+    }
+    origins.push(parsed.origin);
+  }
+  return origins;
+};
+
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
   // Empty strings count as unset, as docker-compose and shells often export them that way.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -176,6 +223,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
       problems.push(`RELAY_CONFIG: ${(e as Error).message}`);
     }
   }
+  const corsOrigins = parseOrigins(c.CORS_ALLOWED_ORIGINS, problems);
   if (problems.length) throw new ConfigError(problems);
   const port = c.PORT;
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -189,6 +237,11 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     smtpUrl: c.SMTP_URL,
     mailFrom: c.MAIL_FROM,
     publicUrl,
+    emailLinkBaseUrl: (c.EMAIL_LINK_BASE_URL ?? publicUrl).replace(/\/+$/, ''),
+    appUrl: c.APP_URL,
+    productName: c.PRODUCT_NAME.trim() || 'Identity',
+    templatesDir: c.TEMPLATES_DIR ? path.resolve(c.TEMPLATES_DIR) : undefined,
+    cors: { allowedOrigins: corsOrigins, maxAgeSeconds: c.CORS_MAX_AGE_SECONDS },
     bootstrapAdminEmail: c.BOOTSTRAP_ADMIN_EMAIL,
     redisUrl: c.REDIS_URL,
     trustProxy: parseTrustProxy(c.TRUST_PROXY),

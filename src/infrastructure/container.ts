@@ -145,6 +145,8 @@ export const apiDeps = (services: Services, runtime: Runtime): ApiDeps => ({
     issuer: services.config.jwt.issuer,
     rateLimits: services.config.rateLimits,
     projectionLagThresholdSeconds: services.config.projectionLagThresholdSeconds,
+    appUrl: services.config.appUrl,
+    cors: services.config.cors,
   },
   readiness: services.relay.length
     ? [

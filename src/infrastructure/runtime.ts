@@ -25,7 +25,7 @@ export const createRuntime = (services: Services, handlers: SubscriptionHandler[
     upgrade: { deps: rebuildDeps(services), projections },
   });
   const outbox = new OutboxSender(
-    { ...services, publicUrl: services.config.publicUrl },
+    { ...services, linkBaseUrl: services.config.emailLinkBaseUrl },
     // The embedded store admits one process (data-dir-lock.ts): no other sender can hold a lease.
     { soleSender: services.sql instanceof PgliteSqlClient },
   );

@@ -16,6 +16,8 @@ import type {
 } from '../application/ports';
 import type { SqlClient } from '../application/sql';
 import type { RateLimiter } from '../application/rate-limits';
+import type { Templates } from '../application/templates';
+import { loadTemplates } from './templates/engine';
 import type { SessionSettings } from '../application/session/deps';
 import { MemoryRateLimiter, RedisRateLimiter } from './rate-limiters';
 import type { Config } from './config';
@@ -58,6 +60,8 @@ export type Services = {
   emailKeys: EmailKeys;
   accessTokens: AccessTokens & { rotate(): Promise<unknown> };
   mailer: Mailer;
+  /** Every email and hosted page, compiled at start (TEMPLATES_DIR, PRODUCT_NAME). */
+  templates: Templates;
   rateLimiter: RateLimiter;
   metrics: Metrics;
   /** The relay's targets (RELAY_CONFIG), each with its transport and counters; runners in subscriptions.ts. */
@@ -87,6 +91,8 @@ export const createServices = async (deps: {
   mailer?: Mailer;
 }): Promise<Services> => {
   const { config, logger, sql } = deps;
+  // First, before any store is touched: a broken template stops the start naming its file.
+  const templates = loadTemplates({ overridesDir: config.templatesDir, product: config.productName });
   const metrics = createMetrics();
   // Every append is timed and counted (lockouts, reuse detections) on its way to the store.
   const store = instrumentEventStore(deps.store, metrics);
@@ -170,6 +176,7 @@ export const createServices = async (deps: {
     emailKeys: new HmacEmailKeys(keys.emailReservation),
     accessTokens,
     mailer,
+    templates,
     rateLimiter,
     metrics,
     closers,

@@ -194,7 +194,10 @@ for (const backend of testBackends()) {
       };
       const senders = [1, 2, 3].map(
         () =>
-          new OutboxSender({ ...t.services, mailer: slow, publicUrl: t.config.publicUrl }, { batchSize: 2 }),
+          new OutboxSender(
+            { ...t.services, mailer: slow, linkBaseUrl: t.config.emailLinkBaseUrl },
+            { batchSize: 2 },
+          ),
       );
       const emails = Array.from({ length: 8 }, () => uniqueEmail('pair'));
       for (const email of emails) await registerQuietly(email);

@@ -43,7 +43,10 @@ for (const backend of testBackends()) {
       t = await startTestApp(backend, { runSubscriptions: false });
       for (const runner of t.runtime.runners) runner.start();
       mailer = new SmtpMailer({ url: `smtp://127.0.0.1:${port}`, from: 'Identity <no-reply@identity.test>' });
-      sender = new OutboxSender({ ...t.services, mailer, publicUrl: t.config.publicUrl }, { pollMs: 100 });
+      sender = new OutboxSender(
+        { ...t.services, mailer, linkBaseUrl: t.config.emailLinkBaseUrl },
+        { pollMs: 100 },
+      );
       sender.start();
     });
 

@@ -10,6 +10,7 @@ import { METRICS_ROUTES } from './metrics';
 import type { RouteSpec } from './route';
 import { SESSION_ROUTES } from './sessions';
 import { USER_ROUTES } from './users';
+import { SELF_SERVICE_ROUTES } from './self-service';
 
 /**
  * Every route of the service, each defined once in routes/<area>.ts, in the order of the OpenAPI document
@@ -24,6 +25,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...AUTH_ROUTES,
   ...SESSION_ROUTES,
   ...USER_ROUTES,
+  ...SELF_SERVICE_ROUTES,
   ...ADMIN_QUERY_ROUTES,
   ...ADMIN_ROUTES,
   ...EVENT_ROUTES,

@@ -129,6 +129,11 @@ export const eventSchemas = {
   PasswordChanged: accountEvent('PasswordChanged', { ...at, keep_session_id: uuid.optional() }),
   PasswordResetRequested: accountEvent('PasswordResetRequested', oneTimeTokenRequest),
   PasswordResetCompleted: accountEvent('PasswordResetCompleted', { ...at, token_id: uuid }),
+  EmailChangeRequested: accountEvent('EmailChangeRequested', {
+    ...oneTimeTokenRequest,
+    new_email: personalData,
+  }),
+  EmailChanged: accountEvent('EmailChanged', { ...at, email: personalData, token_id: uuid }),
   UserProfileUpdated: accountEvent('UserProfileUpdated', { username: personalData }),
   UserDeactivated: accountEvent('UserDeactivated', at),
   UserReactivated: accountEvent('UserReactivated', at),

@@ -1,9 +1,8 @@
 import { canonicalEmail } from '../canonical-email';
-import { handle, loadStream } from '../write/handle';
+import { handle, loadStream, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
 import { releaseAddress, reservationStreamOf } from '../flows/email-reservation';
 import { requireAccount, userDecider, userStreamId } from '../../domain/user';
-import type { AdminContext } from './admin';
 import type { AccountDeps } from './deps';
 
 /**
@@ -21,7 +20,7 @@ import type { AccountDeps } from './deps';
 export const eraseUser = async (
   deps: Pick<AccountDeps, 'store' | 'vault' | 'emailKeys'>,
   userId: string,
-  ctx: AdminContext,
+  ctx: CommandContext,
 ): Promise<{ position: Position | null }> => {
   const streamId = userStreamId(userId);
   const loaded = await loadStream(deps.store, userDecider, streamId);

@@ -1,9 +1,13 @@
 import { loadStream } from '../../application/write/handle';
 import type { EventStore } from '../../application/event-store';
 import type { MailMessage } from '../../application/mail/ports';
-import type { OneTimeTokens, PersonalDataVault } from '../../application/ports';
-import { isAccount, userDecider, userStreamId } from '../../domain/user';
+import type { EmailKeys, OneTimeTokens, PersonalDataVault } from '../../application/ports';
+import { findAccountByEmail } from '../../application/user/find-account';
+import type { Templates } from '../../application/templates';
+import { isAccount, userDecider, userStreamId, type Account } from '../../domain/user';
 import {
+  buildLink,
+  formatTime,
   passwordChangedEmail,
   passwordResetEmail,
   passwordResetNoticeEmail,
@@ -27,7 +31,10 @@ export type ComposeDeps = {
   store: EventStore;
   vault: Pick<PersonalDataVault, 'open'>;
   oneTimeTokens: OneTimeTokens;
-  publicUrl: string;
+  emailKeys: EmailKeys;
+  templates: Templates;
+  /** EMAIL_LINK_BASE_URL (default PUBLIC_URL): the base of every mailed link. */
+  linkBaseUrl: string;
   /** A notice older than this when it could first be sent is dropped rather than sent late. */
   staleAfterMs: number;
 };
@@ -53,6 +60,7 @@ export const composeMail = async (
   const user = await loadStream(deps.store, userDecider, userStreamId(request.userId));
   if (user.state.status === 'erased') return { drop: 'erased' };
   if (!isAccount(user.state)) return { drop: 'no-account' };
+  if (request.kind === 'email-change') return emailChangeMail(deps, request, user.state, now);
   const to = await deps.vault.open(request.userId, user.state.email);
   if (to === null) return { drop: 'erased' };
   const message = messageFor(deps, request, to, now);
@@ -60,7 +68,7 @@ export const composeMail = async (
 };
 
 const messageFor = (deps: ComposeDeps, request: MailRequest, to: string, now: Date): MailMessage | null => {
-  const ctx: TemplateContext = { publicUrl: deps.publicUrl };
+  const ctx: TemplateContext = { linkBaseUrl: deps.linkBaseUrl, templates: deps.templates };
   const at = request.occurredAt;
   const left = request.tokenExpiresAt ? request.tokenExpiresAt.getTime() - now.getTime() : 0;
   const token = (kind: 'verify-email' | 'reset-password') =>
@@ -84,7 +92,62 @@ const messageFor = (deps: ComposeDeps, request: MailRequest, to: string, now: Da
       return passwordChangedEmail(ctx, { to, at });
     case 'password-reset':
       return passwordResetNoticeEmail(ctx, { to, at });
+    case 'email-change-notice':
+      return {
+        to,
+        kind: 'email-change-notice',
+        ...deps.templates.mail('email-change-notice', {
+          to,
+          at: formatTime(at),
+          forgotPasswordLink: forgot(deps),
+        }),
+      };
     default:
       return null;
   }
+};
+
+const forgot = (deps: ComposeDeps): string => buildLink(deps.linkBaseUrl, 'forgot-password');
+
+/**
+ * The mail to the NEW address of an email change: the confirmation link, or, when the address already
+ * belongs to another account, a notice to its owner that someone tried (no link). The one asking gets the
+ * same answer either way (enumeration-safe); only the mailbox's owner learns which it was. Superseded or
+ * confirmed meanwhile: dropped, as a dead link would be.
+ */
+const emailChangeMail = async (
+  deps: ComposeDeps,
+  request: MailRequest,
+  account: Account,
+  now: Date,
+): Promise<{ message: MailMessage } | { drop: DropReason }> => {
+  const pending = account.pendingEmailChange;
+  if (pending === null || pending.tokenId !== request.tokenId) return { drop: 'stale' };
+  const to = await deps.vault.open(request.userId, pending.newEmail);
+  if (to === null) return { drop: 'erased' };
+  const owner = (await findAccountByEmail(deps, to))?.user;
+  if (owner && owner.userId !== request.userId && isAccount(owner.state)) {
+    const at = formatTime(request.occurredAt);
+    return {
+      message: {
+        to,
+        kind: 'email-change',
+        ...deps.templates.mail('email-change-taken', { to, at, forgotPasswordLink: forgot(deps) }),
+      },
+    };
+  }
+  const { token } = deps.oneTimeTokens.issue('confirm-email', request.userId, pending.tokenId);
+  const hours = Math.max(1, Math.round((pending.expiresAt.getTime() - now.getTime()) / 3600_000));
+  return {
+    message: {
+      to,
+      kind: 'email-change',
+      ...deps.templates.mail('email-change', {
+        to,
+        link: buildLink(deps.linkBaseUrl, 'confirm-email', token),
+        validFor: `${hours} hour${hours === 1 ? '' : 's'}`,
+        forgotPasswordLink: forgot(deps),
+      }),
+    },
+  };
 };

@@ -41,29 +41,43 @@ type MailEventData = {
 const isoOrNull = (value: unknown): string | null =>
   typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
 
-/** The outbox row an event asks for, or null. Never throws: a recorded fact that does not fit is skipped. */
-export const outboxRowOf = (event: RecordedEvent): OutboxRow | null => {
-  const kind = catalogEntry(event.type)?.mail;
-  if (kind === undefined || !event.streamId.startsWith(USER_STREAM_PREFIX)) return null;
+/** The mails that take a one-time token from their event: the row keeps its id to rebuild the link. */
+const WITH_TOKEN: ReadonlySet<MailKind> = new Set<MailKind>(['verification', 'reset', 'email-change']);
+
+/**
+ * The outbox rows an event asks for: one per mail kind its catalogue entry names. The first is keyed by the
+ * event id; a second mail of the same event (the email change's notice to the old address) by
+ * `<event id>/<kind>`, so a redelivered event still inserts nothing. Never throws: a recorded fact that
+ * does not fit is skipped.
+ */
+export const outboxRowsOf = (event: RecordedEvent): OutboxRow[] => {
+  const asked = catalogEntry(event.type)?.mail;
+  if (asked === undefined || !event.streamId.startsWith(USER_STREAM_PREFIX)) return [];
   const userId = event.streamId.slice(USER_STREAM_PREFIX.length);
-  if (!UUID.test(userId)) return null;
+  if (!UUID.test(userId)) return [];
   const data = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as MailEventData;
-  const withToken = kind === 'verification' || kind === 'reset';
-  const tokenId =
-    withToken && typeof data.tokenId === 'string' && UUID.test(data.tokenId) ? data.tokenId : null;
-  if (withToken && tokenId === null) return null;
-  return {
-    eventId: event.id,
-    userId,
-    kind,
-    tokenId,
-    tokenExpiresAt: withToken ? isoOrNull(data.expiresAt) : null,
-    occurredAt:
-      isoOrNull(data.requestedAt) ??
-      isoOrNull(data.at) ??
-      isoOrNull(event.metadata.occurred_at) ??
-      event.createdAt.toISOString(),
-  };
+  const kinds: readonly MailKind[] = typeof asked === 'string' ? [asked] : asked;
+  const occurredAt =
+    isoOrNull(data.requestedAt) ??
+    isoOrNull(data.at) ??
+    isoOrNull(event.metadata.occurred_at) ??
+    event.createdAt.toISOString();
+  const rows: OutboxRow[] = [];
+  kinds.forEach((kind, i) => {
+    const withToken = WITH_TOKEN.has(kind);
+    const tokenId =
+      withToken && typeof data.tokenId === 'string' && UUID.test(data.tokenId) ? data.tokenId : null;
+    if (withToken && tokenId === null) return;
+    rows.push({
+      eventId: i === 0 ? event.id : `${event.id}/${kind}`,
+      userId,
+      kind,
+      tokenId,
+      tokenExpiresAt: withToken ? isoOrNull(data.expiresAt) : null,
+      occurredAt,
+    });
+  });
+  return rows;
 };
 
 export const insertOutboxRows = async (tx: SqlExecutor, rows: OutboxRow[]): Promise<void> => {
@@ -82,7 +96,7 @@ export const mailConsumer = (): SubscriptionHandler => ({
   name: MAIL_CONSUMER_NAME,
   filter: { streamPrefixes: [USER_STREAM_PREFIX] },
   handle: async (events, tx) => {
-    const rows = events.map(outboxRowOf).filter((row): row is OutboxRow => row !== null);
+    const rows = events.flatMap(outboxRowsOf);
     await insertOutboxRows(tx, rows);
   },
 });

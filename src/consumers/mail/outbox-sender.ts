@@ -3,8 +3,9 @@ import type { EventStore } from '../../application/event-store';
 import { MAIL_OUTBOX_CHANNEL } from './outbox-consumer';
 import { MailDeliveryError, type Mailer } from '../../application/mail/ports';
 import { composeMail } from './compose';
-import type { Clock, OneTimeTokens, PersonalDataVault } from '../../application/ports';
+import type { Clock, EmailKeys, OneTimeTokens, PersonalDataVault } from '../../application/ports';
 import type { SqlClient } from '../../application/sql';
+import type { Templates } from '../../application/templates';
 
 type SenderLogger = {
   debug: (obj: object, msg: string) => void;
@@ -17,10 +18,13 @@ export type OutboxSenderDeps = {
   store: EventStore;
   vault: PersonalDataVault;
   oneTimeTokens: OneTimeTokens;
+  emailKeys: EmailKeys;
   mailer: Mailer;
   clock: Clock;
   logger: SenderLogger;
-  publicUrl: string;
+  templates: Templates;
+  /** EMAIL_LINK_BASE_URL (default PUBLIC_URL). */
+  linkBaseUrl: string;
 };
 
 export type OutboxSenderOptions = {

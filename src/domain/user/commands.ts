@@ -63,6 +63,21 @@ export type ChangePassword = DomainCommand<
   }
 >;
 
+/**
+ * The signed-in user proves the password again before an irreversible step of their own (deleting the
+ * account, changing the address): a wrong one counts toward the lockout as on login.
+ */
+export type ConfirmPassword = DomainCommand<'ConfirmPassword', { passwordVerified: boolean; now: Date }>;
+
+/** `newEmail` sealed; the password was proven just before (ConfirmPassword). */
+export type RequestEmailChange = DomainCommand<
+  'RequestEmailChange',
+  { tokenId: string; tokenHash: string; expiresAt: Date; newEmail: string; now: Date }
+>;
+
+/** The confirmation link's token; the new address's reservation is already held by this account. */
+export type ConfirmEmailChange = DomainCommand<'ConfirmEmailChange', { tokenHash: string; now: Date }>;
+
 export type RequestPasswordReset = DomainCommand<
   'RequestPasswordReset',
   { tokenId: string; tokenHash: string; expiresAt: Date; now: Date }
@@ -104,6 +119,9 @@ export type UserCommand =
   | StartLoginAttempt
   | CheckPassword
   | ChangePassword
+  | ConfirmPassword
+  | RequestEmailChange
+  | ConfirmEmailChange
   | RequestPasswordReset
   | ResetPassword
   | UpdateProfile

@@ -22,11 +22,14 @@ import { NO_LOCKOUT, withAttemptResolved, withAttemptStarted, withFailuresCleare
 import { checkPassword, startLoginAttempt, type LoginAttemptDecision, type LoginOutcome } from './login';
 import {
   decideChangePassword,
+  decideConfirmPassword,
   requestPasswordReset,
   decideResetPassword,
   type PasswordChangeOutcome,
+  type PasswordConfirmOutcome,
 } from './password';
 import { endAllSessions, decideUpdateProfile } from './profile';
+import { decideConfirmEmailChange, decideRequestEmailChange } from './email-change';
 import { decideRegisterUser, decideResendVerification, decideVerifyEmail } from './registration';
 import {
   initialUserState,
@@ -42,7 +45,12 @@ export const initialState: UserState = initialUserState;
 
 /** Every outcome a user command can answer; each command's own function narrows it (login.ts, ...). */
 export type UserOutcome =
-  Recorded | LoginOutcome | LoginAttemptDecision['outcome'] | PasswordChangeOutcome | RevokeRoleOutcome;
+  | Recorded
+  | LoginOutcome
+  | LoginAttemptDecision['outcome']
+  | PasswordChangeOutcome
+  | PasswordConfirmOutcome
+  | RevokeRoleOutcome;
 
 export const decide = (command: UserCommand, state: UserState): Decision<UserOutcome, UserEvent> => {
   switch (command.type) {
@@ -58,6 +66,12 @@ export const decide = (command: UserCommand, state: UserState): Decision<UserOut
       return checkPassword(command, state);
     case 'ChangePassword':
       return decideChangePassword(command, state);
+    case 'ConfirmPassword':
+      return decideConfirmPassword(command, state);
+    case 'RequestEmailChange':
+      return recorded(decideRequestEmailChange(command, state));
+    case 'ConfirmEmailChange':
+      return recorded(decideConfirmEmailChange(command, state));
     case 'RequestPasswordReset':
       return recorded(requestPasswordReset(command, state));
     case 'ResetPassword':
@@ -138,6 +152,7 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         passwordReset: null,
         lastPasswordResetRequestedAt: null,
         lastDuplicateNoticeAt: null,
+        pendingEmailChange: null,
         lockout: NO_LOCKOUT,
         roles: [],
         sessionsCutOff: null,
@@ -220,6 +235,21 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
         passwordReset: null,
         lockout: NO_LOCKOUT,
         sessionsCutOff: cutOff(revision, 'password_reset'),
+      }));
+    case 'EmailChangeRequested':
+      return onAccount(state, (a) => ({
+        ...a,
+        pendingEmailChange: { ...token(event.data), newEmail: event.data.newEmail },
+      }));
+    case 'EmailChanged':
+      // A confirmed address is a verified one: the link proved the mailbox.
+      return onAccount(state, (a) => ({
+        ...a,
+        email: event.data.email,
+        emailVerified: true,
+        status: a.status === 'pending_verification' ? 'active' : a.status,
+        verification: null,
+        pendingEmailChange: null,
       }));
     case 'UserProfileUpdated':
       return onAccount(state, (a) => ({ ...a, username: event.data.username }));

@@ -88,6 +88,18 @@ export type PasswordResetCompleted = DomainEvent<
   { passwordHash: string; tokenId: string; at: Timestamp }
 >;
 
+/**
+ * The user asked to change the address to `newEmail` (sealed): a confirmation link for `tokenId` goes to
+ * the new address and a notice to the current one. A newer request supersedes the older token.
+ */
+export type EmailChangeRequested = DomainEvent<
+  'EmailChangeRequested',
+  { tokenId: string; tokenHash: string; expiresAt: Timestamp; requestedAt: Timestamp; newEmail: string }
+>;
+
+/** The link was confirmed: `email` (sealed) is the account's address from now on; sessions are kept. */
+export type EmailChanged = DomainEvent<'EmailChanged', { email: string; tokenId: string; at: Timestamp }>;
+
 export type UserProfileUpdated = DomainEvent<'UserProfileUpdated', { username: string | null }>;
 
 export type UserDeactivated = DomainEvent<'UserDeactivated', { at: Timestamp }>;
@@ -129,6 +141,8 @@ export type UserEvent =
   | PasswordChanged
   | PasswordResetRequested
   | PasswordResetCompleted
+  | EmailChangeRequested
+  | EmailChanged
   | UserProfileUpdated
   | UserDeactivated
   | UserReactivated

@@ -1,6 +1,6 @@
 import { toTimestamp, type Decision } from '../shared/decider';
 import { DomainError } from '../shared/errors';
-import type { ChangePassword, RequestPasswordReset, ResetPassword } from './commands';
+import type { ChangePassword, ConfirmPassword, RequestPasswordReset, ResetPassword } from './commands';
 import type { UserEvent } from './events';
 import { failedAttempt, hasLockoutHistory, isLocked } from './lockout';
 import { isSessionAlive } from './sessions';
@@ -43,6 +43,21 @@ export const decideChangePassword = ({ data }: ChangePassword, state: UserState)
       },
     ],
   };
+};
+
+/** `confirmed` records nothing; a wrong password records the failure (and the lock on every fifth). */
+export type PasswordConfirmOutcome = 'confirmed' | 'invalid_credentials' | 'locked';
+
+export const decideConfirmPassword = (
+  { data }: ConfirmPassword,
+  state: UserState,
+): Decision<PasswordConfirmOutcome, UserEvent> => {
+  const account = requireUsableAccount(state);
+  if (isLocked(account.lockout, data.now)) return { outcome: 'locked', events: [] };
+  if (!data.passwordVerified) {
+    return { outcome: 'invalid_credentials', events: failedAttempt(account.lockout, data.now) };
+  }
+  return { outcome: 'confirmed', events: [] };
 };
 
 /** The throttle lives here, per account and so per address (docs/design.md, "One-time tokens"). */

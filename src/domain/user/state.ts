@@ -41,10 +41,14 @@ export type AccountData = Readonly<{
   /** Outlives the token: the throttle also holds after a reset was completed. */
   lastPasswordResetRequestedAt: Date | null;
   lastDuplicateNoticeAt: Date | null;
+  /** The address change waiting for its confirmation link; `newEmail` sealed. */
+  pendingEmailChange: PendingEmailChange | null;
   lockout: Lockout;
   roles: readonly Role[];
   sessionsCutOff: SessionsCutOff | null;
 }>;
+
+export type PendingEmailChange = OneTimeToken & Readonly<{ newEmail: string }>;
 
 export type InitialUser = Readonly<{ status: 'initial'; revision: number }>;
 export type PendingVerificationUser = AccountData & Readonly<{ status: 'pending_verification' }>;

@@ -41,7 +41,7 @@ export class HmacOneTimeTokens implements OneTimeTokens {
   }
 }
 
-const KINDS: ReadonlySet<string> = new Set<OneTimeTokenKind>(['verify-email', 'reset-password']);
+const KINDS: ReadonlySet<string> = new Set<OneTimeTokenKind>(['verify-email', 'reset-password', 'confirm-email']);
 
 // 48 bytes encode to exactly 64 characters with no spare bits, so each token has one spelling only.
 const TOKEN = /^[A-Za-z0-9_-]{64}$/;

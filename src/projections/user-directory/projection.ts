@@ -100,6 +100,15 @@ const evolve = async (
       return { ...row, failed_logins: 0, locked_until: null };
     case 'UserProfileUpdated':
       return { ...row, username: await open(personalData, userId, event.data.username) };
+    case 'EmailChanged': {
+      const email = await open(personalData, userId, event.data.email);
+      return {
+        ...row,
+        email: email === null ? null : (canonicalEmail(email) ?? email),
+        email_verified: true,
+        status: row.status === 'pending_verification' ? 'active' : row.status,
+      };
+    }
     case 'UserDeactivated':
       return { ...row, status: 'deactivated' };
     case 'UserReactivated':

@@ -11,10 +11,12 @@ describe('the event catalogue', () => {
 
   it('names each mail kind for exactly one event type', () => {
     const kinds = Object.values(EVENT_CATALOG)
-      .map((e) => e.mail)
+      .flatMap((e): readonly (MailKind | undefined)[] => (typeof e.mail === 'object' ? e.mail : [e.mail]))
       .filter((k): k is MailKind => k !== undefined);
     expect(new Set(kinds).size).toBe(kinds.length);
     expect(kinds.sort()).toEqual([
+      'email-change',
+      'email-change-notice',
       'password-changed',
       'password-reset',
       'reset',

@@ -5,6 +5,7 @@ import { passwordResetEmail, verificationEmail } from '../../../src/consumers/ma
 import { FileMailer } from '../../../src/infrastructure/mail/file-mailer';
 import { maskAddress } from '../../../src/infrastructure/mail/mask';
 import { findPart, parseMime } from './mime';
+import { loadTemplates } from '../../../src/infrastructure/templates/engine';
 
 describe('FileMailer', () => {
   let dataDir: string;
@@ -15,7 +16,7 @@ describe('FileMailer', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const ctx = { publicUrl: 'http://localhost:3000' };
+  const ctx = { linkBaseUrl: 'http://localhost:3000', templates: loadTemplates({ product: 'Identity' }) };
   const token = 'AAECAwQFBgcICQoLDA0ODw-Zx_7uL0TDpVhH8pYw3nJ9rQkWm1sE2cB4aF6dG8';
 
   it('writes a parseable RFC 5322 message under <dataDir>/mail and logs only the file and a masked address', async () => {

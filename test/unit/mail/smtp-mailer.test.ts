@@ -3,6 +3,9 @@ import { MailDeliveryError } from '../../../src/application/mail/ports';
 import { verificationEmail } from '../../../src/consumers/mail/templates';
 import { SmtpMailer } from '../../../src/infrastructure/mail/smtp-mailer';
 import { findPart, parseMime } from './mime';
+import { loadTemplates } from '../../../src/infrastructure/templates/engine';
+
+const templates = loadTemplates({ product: 'Identity' });
 
 type Received = { from: string; to: string[]; raw: string };
 
@@ -53,7 +56,10 @@ describe('SmtpMailer', () => {
     });
     const token = 'AAECAwQFBgcICQoLDA0ODw-Zx_7uL0TDpVhH8pYw3nJ9rQkWm1sE2cB4aF6dG8xyz0123456789';
     await mailer.send(
-      verificationEmail({ publicUrl: 'https://id.example.com' }, { to: 'ada@example.com', token }),
+      verificationEmail(
+        { linkBaseUrl: 'https://id.example.com', templates },
+        { to: 'ada@example.com', token },
+      ),
     );
     mailer.close();
 
@@ -75,7 +81,10 @@ describe('SmtpMailer', () => {
   it('rejects with a permanent MailDeliveryError that names no address when the server refuses the recipient', async () => {
     const mailer = new SmtpMailer({ url: `smtp://127.0.0.1:${port}`, from: 'no-reply@identity.test' });
     const sending = mailer.send(
-      verificationEmail({ publicUrl: 'https://id.example.com' }, { to: 'nobody@example.com', token: 't' }),
+      verificationEmail(
+        { linkBaseUrl: 'https://id.example.com', templates },
+        { to: 'nobody@example.com', token: 't' },
+      ),
     );
     await expect(sending).rejects.toBeInstanceOf(MailDeliveryError);
     await expect(sending).rejects.toMatchObject({ permanent: true, responseCode: 550 });
@@ -94,7 +103,10 @@ describe('SmtpMailer', () => {
       timeoutsMs: { connection: 2000 },
     });
     const sending = mailer.send(
-      verificationEmail({ publicUrl: 'https://id.example.com' }, { to: 'ada@example.com', token: 't' }),
+      verificationEmail(
+        { linkBaseUrl: 'https://id.example.com', templates },
+        { to: 'ada@example.com', token: 't' },
+      ),
     );
     await expect(sending).rejects.toMatchObject({ name: 'MailDeliveryError', permanent: false });
     mailer.close();
