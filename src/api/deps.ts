@@ -63,6 +63,11 @@ export type ApiDeps = AccountDeps &
     metrics: HttpMetrics;
     http: HttpSettings;
     runtime: RunnerView;
+    /** More `/health/ready` members (the relay's targets); `degraded` there is reported, still ready. */
+    readiness?: {
+      name: string;
+      check: () => Promise<{ ok: boolean; degraded?: boolean; detail?: string }>;
+    }[];
     /** The emails' and hosted pages' templates (src/pages/). */
     templates: Templates;
   };

@@ -35,6 +35,8 @@ const readinessChecks = (deps: ApiDeps): ReadinessCheck[] => [
       thresholdSeconds: deps.http.projectionLagThresholdSeconds,
     }),
   },
+  // Checks of parts the composition root adds (the relay's targets: degraded, never down).
+  ...(deps.readiness ?? []),
 ];
 
 /** The whole HTTP surface: every router of the service, in one list. */

@@ -1,4 +1,4 @@
-import type { EventFilter, RecordedEvent } from './event-store';
+import type { EventFilter, Position, RecordedEvent } from './event-store';
 import type { SqlExecutor } from './sql';
 
 /**
@@ -13,4 +13,18 @@ export type SubscriptionHandler = {
   /** Runs inside the transaction that also stores the checkpoint. Must be idempotent per event. */
   handle: (events: RecordedEvent[], tx: SqlExecutor) => Promise<void>;
   batchSize?: number;
+  /**
+   * A side effect outside the database (a broker publish, a webhook): runs BEFORE the transaction of
+   * `handle` and the checkpoint, which commit only once it resolved, so the checkpoint moves only after the
+   * target confirmed. A throw fails the batch like a throw of `handle` (backoff, then retry from the stored
+   * checkpoint); a crash between the two repeats the batch (at least once). Never inside the transaction: on
+   * the embedded store a transaction holds every other query of the process.
+   */
+  deliver?: (events: RecordedEvent[], signal: AbortSignal) => Promise<void>;
+  /**
+   * Where a subscription seen for the first time starts (no checkpoint row yet): null for the beginning of
+   * the store. Without it a new subscription starts at the beginning. Stored once, so a restart never
+   * moves the start again.
+   */
+  startAt?: () => Promise<Position | null>;
 };

@@ -4,6 +4,7 @@ import { history, state } from './history';
 import { keysRotate } from './keys';
 import { withServices } from './open';
 import { projectionsRebuild, projectionsStatus } from './projections';
+import { relayReplay, relayStatus } from './relay';
 import { rolesGrant, rolesRevoke } from './roles';
 
 const migrate: CliCommand = {
@@ -28,6 +29,8 @@ export const commands: CliCommand[] = [
   history,
   state,
   eventsTail,
+  relayStatus,
+  relayReplay,
 ];
 
 /** The command an argument list names, longest name first ("projections rebuild" before "projections"). */

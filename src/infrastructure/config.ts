@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { RelayConfig } from '../consumers/relay/config';
+import { readRelayConfig } from './relay/config-file';
 
 /**
  * Configuration: environment variables, parsed and validated once at start-up. A wrong value stops the
@@ -96,6 +98,8 @@ const schema = z.object({
   // OpenTelemetry (the SDK's own variable names): tracing is off unless the endpoint is set.
   OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).max(200).default('identity'),
+  /** A JSON or YAML file listing the relay's targets (CONTRACT "Event relay"). */
+  RELAY_CONFIG: z.string().min(1).optional(),
 });
 
 export type Config = {
@@ -146,6 +150,8 @@ export type Config = {
   metrics: { port: number | undefined; token: string | undefined };
   /** OTLP/HTTP traces to `endpoint` (its `/v1/traces`); undefined: no tracing at all. */
   tracing: { endpoint: string | undefined; serviceName: string };
+  /** RELAY_CONFIG's targets (none without it): src/consumers/relay/config.ts. */
+  relay: RelayConfig;
 };
 
 export class ConfigError extends Error {
@@ -215,6 +221,14 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     problems.push('SESSION_IDLE_TIMEOUT_SECONDS: must not exceed SESSION_ABSOLUTE_TIMEOUT_SECONDS');
   if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT)
     problems.push('METRICS_PORT: must differ from PORT');
+  let relay: RelayConfig = { targets: [] };
+  if (c.RELAY_CONFIG) {
+    try {
+      relay = readRelayConfig(c.RELAY_CONFIG);
+    } catch (e) {
+      problems.push(`RELAY_CONFIG: ${(e as Error).message}`);
+    }
+  }
   const corsOrigins = parseOrigins(c.CORS_ALLOWED_ORIGINS, problems);
   if (problems.length) throw new ConfigError(problems);
   const port = c.PORT;
@@ -276,5 +290,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     requestTimeoutSeconds: c.REQUEST_TIMEOUT_SECONDS,
     metrics: { port: c.METRICS_PORT, token: c.METRICS_TOKEN },
     tracing: { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: c.OTEL_SERVICE_NAME },
+    relay,
   };
 };

@@ -18,6 +18,7 @@ import { EventStoreDbEventStore } from './event-store/esdb-event-store';
 import { createRuntime, type Runtime } from './runtime';
 import { createServices, type Services } from './services';
 import { subscriptionHandlers } from './subscriptions';
+import { relayReadiness } from './relay/status';
 
 /**
  * The composition root's wiring, and the only place that knows the container. Everything is bound as a
@@ -147,4 +148,16 @@ export const apiDeps = (services: Services, runtime: Runtime): ApiDeps => ({
     appUrl: services.config.appUrl,
     cors: services.config.cors,
   },
+  readiness: services.relay.length
+    ? [
+        {
+          name: 'relay',
+          check: relayReadiness({
+            ...services,
+            statuses: () => runtime.statuses(),
+            thresholdSeconds: services.config.projectionLagThresholdSeconds,
+          }),
+        },
+      ]
+    : [],
 });

@@ -1,3 +1,4 @@
+import type { RelayTargetStatus } from './relay/status';
 import client from 'prom-client';
 import type {
   AppendResult,
@@ -97,6 +98,58 @@ export const createMetrics = () => {
   });
 
   const operations = observeOperations(registers);
+  let relay: () => Promise<RelayTargetStatus[]> = async () => [];
+  // One read per scrape for all three relay families (they are collected one after the other).
+  let relayScrape: { at: number; value: Promise<RelayTargetStatus[]> } | null = null;
+  const relayNow = (): Promise<RelayTargetStatus[]> => {
+    if (!relayScrape || Date.now() - relayScrape.at > 250) {
+      relayScrape = { at: Date.now(), value: relay().catch(() => []) };
+    }
+    return relayScrape.value;
+  };
+  new client.Gauge({
+    name: 'identity_relay_lag_seconds',
+    help: 'Age of the oldest event a relay target has not confirmed yet (0 when it has them all)',
+    labelNames: ['target'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const t of await relayNow()) this.set({ target: t.name }, t.lagSeconds);
+    },
+  });
+  new client.Counter({
+    name: 'identity_relay_deliveries_total',
+    help: 'Relay deliveries by this instance: confirmed by the target, failed (retried), parked (webhooks)',
+    labelNames: ['target', 'result'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const t of await relayNow()) {
+        this.inc({ target: t.name, result: 'confirmed' }, t.confirmed);
+        this.inc({ target: t.name, result: 'failed' }, t.failed);
+      }
+    },
+  });
+  new client.Gauge({
+    name: 'identity_relay_parked',
+    help: 'Parked deliveries of a relay target awaiting `identity relay replay`',
+    labelNames: ['target'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const t of await relayNow()) this.set({ target: t.name }, t.parked);
+    },
+  });
+  new client.Gauge({
+    name: 'identity_relay_owner',
+    help: '1 when this instance relays the target now (one instance at a time does)',
+    labelNames: ['target'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const t of await relayNow()) this.set({ target: t.name }, t.owner ? 1 : 0);
+    },
+  });
 
   return {
     registry,
@@ -122,6 +175,10 @@ export const createMetrics = () => {
     observeReadiness: (read: () => Promise<Readiness>) => operations.readiness(read),
     /** Events a rebuild in this process has applied so far (fed by its progress callback). */
     rebuildApplied: (projection: string, events: number) => operations.rebuildApplied(projection, events),
+    /** Connects the relay families to the targets' status (relay/status.ts). */
+    observeRelay: (get: () => Promise<RelayTargetStatus[]>) => {
+      relay = get;
+    },
   };
 };
 

@@ -6,6 +6,7 @@ import { readAllRegistry } from '../projections/runtime/registry';
 import { createSubscriptionRuntime, type SubscriptionRuntime } from '../projections/runtime/runners';
 import { PgliteSqlClient } from './sql/pglite-client';
 import { rebuildDeps } from './projections';
+import { relayStatuses } from './relay/status';
 import type { Services } from './services';
 
 /**
@@ -46,6 +47,9 @@ export const createRuntime = (services: Services, handlers: SubscriptionHandler[
       version: e.version,
       building: e.building && { version: e.building.version, startedAt: e.building.startedAt },
     })),
+  );
+  services.metrics.observeRelay(() =>
+    relayStatuses({ ...services, statuses: () => subscriptions.statuses() }),
   );
   return {
     ...subscriptions,

@@ -33,6 +33,8 @@ import type { Logger } from './logger';
 import { createMetrics, instrumentEventStore, type Metrics } from './metrics';
 import { FileMailer } from './mail/file-mailer';
 import { SmtpMailer } from './mail/smtp-mailer';
+import type { RelayChannel } from '../consumers/relay/relay-consumer';
+import { createRelayChannels } from './relay';
 
 /**
  * Everything the application and the API need, built from configuration and the two stores. The container
@@ -62,6 +64,8 @@ export type Services = {
   templates: Templates;
   rateLimiter: RateLimiter;
   metrics: Metrics;
+  /** The relay's targets (RELAY_CONFIG), each with its transport and counters; runners in subscriptions.ts. */
+  relay: RelayChannel[];
   /** Runs in reverse order on shutdown. */
   closers: { name: string; close: () => Promise<void> | void }[];
 };
@@ -147,7 +151,14 @@ export const createServices = async (deps: {
     rateLimiter = new MemoryRateLimiter();
   }
 
+  const relay = createRelayChannels(config.relay);
+  closers.push({
+    name: 'relay',
+    close: async () => void (await Promise.all(relay.map((c) => c.transport.close().catch(() => undefined)))),
+  });
+
   return {
+    relay,
     config,
     sessions: sessionSettings(config),
     logger,

@@ -1,6 +1,7 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { envelopeSchema, positionSchema } from '../../application/events/schemas';
+import { envelopeSchema, eventSchemas, positionSchema } from '../../application/events/schemas';
+import { topicMapping } from '../../application/events/topics';
 import { PROBLEMS, PROBLEM_TYPE_BASE, type ProblemCode } from '../problem';
 import { Profile, RoleName } from '../schemas';
 import { SessionListResponse, TokenResponse } from '../session-schemas';
@@ -124,7 +125,15 @@ export const HealthLive = z.object({ status: z.literal('ok') });
 export const HealthReady = z
   .object({
     status: z.enum(['ready', 'unavailable']),
-    checks: z.record(z.string(), z.object({ status: z.enum(['up', 'down']), detail: z.string().optional() })),
+    checks: z.record(
+      z.string(),
+      z.object({
+        status: z
+          .enum(['up', 'degraded', 'down'])
+          .describe('`degraded`: works, but part of it does not (a relay target that is down); still ready'),
+        detail: z.string().optional(),
+      }),
+    ),
   })
   .openapi('Readiness');
 
@@ -156,12 +165,32 @@ export const DiscoveryDocument = z
   })
   .openapi('DiscoveryDocument', { description: 'RFC 8414 authorization server metadata' });
 
+/**
+ * The relay's topic of every event type (CONTRACT "Event relay"), spelled out as constants so a consumer
+ * generating types from this document knows the names it will find on its broker.
+ */
+export const RelayTopics = z
+  .object(
+    Object.fromEntries(
+      Object.entries(topicMapping(Object.keys(eventSchemas))).map(([type, t]) => [
+        type,
+        z.object({ seed: z.literal(t.seed), type: z.literal(t.type) }),
+      ]),
+    ),
+  )
+  .openapi('RelayTopics', {
+    description:
+      'The broker topic of each event type: `seed` with `topics: seed` (the names of the services this ' +
+      'one replaces, snake_case of the type otherwise), `type` with `topics: type`',
+  });
+
 /** `eventJsonSchemas()` (application/events/schemas.ts). */
 export const EventSchemasDocument = z.object({
   envelope: z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) of the envelope'),
   events: z
     .record(z.string(), z.record(z.string(), z.unknown()))
     .describe('JSON Schema of each event type, keyed by type'),
+  topics: RelayTopics,
 });
 
 export const OpenApiDocumentSchema = z.object({

@@ -2,7 +2,11 @@ import type { RequestHandler } from 'express';
 import { HealthLive, HealthReady } from '../openapi/schemas';
 import { ok, type RouteDef } from './route';
 
-export type ReadinessCheck = { name: string; check: () => Promise<{ ok: boolean; detail?: string }> };
+/** `degraded`: working, but a part of it is not (a relay target that is down); ready all the same. */
+export type ReadinessCheck = {
+  name: string;
+  check: () => Promise<{ ok: boolean; degraded?: boolean; detail?: string }>;
+};
 
 const withTimeout = async <T>(p: Promise<T>, ms: number): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
@@ -50,7 +54,10 @@ const ready =
       checks: Object.fromEntries(
         results.map((r) => [
           r.name,
-          { status: r.ok ? 'up' : 'down', ...(r.detail ? { detail: r.detail } : {}) },
+          {
+            status: !r.ok ? 'down' : 'degraded' in r && r.degraded ? 'degraded' : 'up',
+            ...(r.detail ? { detail: r.detail } : {}),
+          },
         ]),
       ),
     });

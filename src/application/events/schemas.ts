@@ -6,6 +6,7 @@ import {
 } from '../../domain/session/events';
 import { USER_STREAM_PREFIX, type UserEventType } from '../../domain/user/events';
 import { ROLES } from '../../domain/user/roles';
+import { topicMapping } from './topics';
 
 /**
  * The account events as the HTTP feed shows them (CONTRACT "Events"): the envelope, and the `data` of every
@@ -215,8 +216,11 @@ const JSON_SCHEMA_OPTIONS = { io: 'input' } as const;
 export const eventJsonSchemas = (): {
   envelope: unknown;
   events: Record<AccountEventType, unknown>;
+  topics: Record<string, { seed: string; type: string }>;
 } => ({
   envelope: z.toJSONSchema(envelopeSchema, JSON_SCHEMA_OPTIONS),
+  // The relay's topic of each type (CONTRACT "Event relay"): `topics: seed` and `topics: type`.
+  topics: topicMapping(Object.keys(eventSchemas)),
   events: Object.fromEntries(
     Object.entries(eventSchemas).map(([type, schema]) => [type, z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS)]),
   ) as Record<AccountEventType, unknown>,

@@ -50,6 +50,26 @@ export const loadCheckpoint = async (sql: SqlExecutor, name: string): Promise<Po
   return r.rows[0]?.position ?? null;
 };
 
+/**
+ * A subscription's first start: the row is created at `position` (null: the beginning) unless one exists,
+ * and the stored position is returned either way.
+ */
+export const initCheckpoint = async (
+  sql: SqlExecutor,
+  name: string,
+  position: Position | null,
+): Promise<Position | null> => {
+  await sql.query(
+    `insert into subscription_checkpoints (name, position, updated_at) values ($1, $2, now())
+     on conflict (name) do nothing`,
+    [name, position],
+  );
+  return loadCheckpoint(sql, name);
+};
+
+export const hasCheckpointRow = async (sql: SqlExecutor, name: string): Promise<boolean> =>
+  (await sql.query('select 1 from subscription_checkpoints where name = $1', [name])).rows.length > 0;
+
 /** Compare-and-set: advances only from the value this runner last read. */
 export const storeCheckpoint = async (
   tx: SqlExecutor,

@@ -1,7 +1,14 @@
 import type { EventStore, Position, RecordedEvent, SubscriptionMessage } from '../../application/event-store';
 import type { SqlClient } from '../../application/sql';
 import type { SubscriptionHandler } from '../../application/subscription-handler';
-import { CheckpointAheadOfStoreError, loadCheckpoint, storeCheckpoint, storeHead } from './checkpoints';
+import {
+  CheckpointAheadOfStoreError,
+  hasCheckpointRow,
+  initCheckpoint,
+  loadCheckpoint,
+  storeCheckpoint,
+  storeHead,
+} from './checkpoints';
 
 /** What one leadership term reads and moves on its runner (runner.ts). */
 export type ConsumptionHost = {
@@ -42,12 +49,14 @@ export class Consumption {
   private trailingTimer: NodeJS.Timeout | undefined;
   private trailing: Promise<void> = Promise.resolve();
   private busy = false;
+  private signal: AbortSignal = new AbortController().signal;
 
   constructor(private readonly host: ConsumptionHost) {
     this.batchSize = host.retry.singleStep ? 1 : (host.handler.batchSize ?? 500);
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    this.signal = signal;
     await this.resume();
     // Its own signal too: leaving early (a failed batch) must end a read that is already waiting.
     const local = new AbortController();
@@ -68,7 +77,10 @@ export class Consumption {
   /** Starts from the stored checkpoint, refusing one that lies past the end of the store. */
   private async resume(): Promise<void> {
     const { store, sql, handler } = this.host;
-    const stored = await loadCheckpoint(sql, handler.name);
+    const stored =
+      handler.startAt && !(await hasCheckpointRow(sql, handler.name))
+        ? await initCheckpoint(sql, handler.name, await handler.startAt())
+        : await loadCheckpoint(sql, handler.name);
     if (stored !== null) {
       const head = await storeHead(store);
       if (head === null || stored > head) throw new CheckpointAheadOfStoreError(handler.name, stored, head);
@@ -150,6 +162,7 @@ export class Consumption {
   private async commitBatch(events: RecordedEvent[], through: Position): Promise<void> {
     const { sql, handler, state } = this.host;
     const previous = this.stored;
+    if (handler.deliver) await handler.deliver(events, this.signal);
     await sql.transaction(async (tx) => {
       await handler.handle(events, tx);
       await storeCheckpoint(tx, handler.name, previous, through);
