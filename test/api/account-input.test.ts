@@ -189,7 +189,7 @@ for (const backend of testBackends()) {
       const res = await fetch(`${t.url}/v1/auth/register`);
       await expectClean(res, 405, 'method-not-allowed', 'GET register');
       expect(res.headers.get('allow')).toBe('POST');
-      const del = await fetch(`${t.url}/v1/users/me`, { method: 'DELETE' });
+      const del = await fetch(`${t.url}/v1/users/me`, { method: 'PUT' });
       expect(del.status).toBe(405);
       expect(del.headers.get('allow')).toContain('PATCH');
     });

@@ -63,8 +63,8 @@ const typesParam = z
           .string()
           .regex(/^[A-Z][A-Za-z0-9]{0,99}$/, 'must be an event type prefix')
           .refine((prefix) => FEED_TYPES.some((t) => t.startsWith(prefix)), {
-            error: (issue) =>
-              `"${String(issue.input)}" matches no event type of the feed (GET /v1/events/schema lists them)`,
+            // The value is not echoed: an answer never repeats what a caller sent (CONTRACT "General rules").
+            error: 'matches no event type of the feed (GET /v1/events/schema lists them)',
           }),
       )
       .min(1)
