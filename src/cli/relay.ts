@@ -47,11 +47,14 @@ export const runRelayReplay = async (deps: Deps, args: string[], io: CliOutput):
 export const relayStatus: CliCommand = {
   name: 'relay status',
   summary: "each relay target's position, lag and parked deliveries",
+  options: {},
   run: (_args, config) => withServices(config, (services) => runRelayStatus(services, consoleOutput)),
 };
 
 export const relayReplay: CliCommand = {
   name: 'relay replay',
-  summary: "<target>: deliver the target's parked webhook deliveries again, oldest first",
+  summary: "deliver a target's parked webhook deliveries again, oldest first",
+  usage: '<target>',
+  options: {},
   run: (args, config) => withServices(config, (services) => runRelayReplay(services, args, consoleOutput)),
 };
