@@ -2,20 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalEmail } from '../canonical-email';
 import { WrongExpectedVersionError, type Position } from '../event-store';
 import { reserveAddress } from '../flows/email-reservation';
-import { handle, loadStream, type CommandContext } from '../write/handle';
+import { handle, type CommandContext } from '../write/handle';
 import { DomainError, isDomainError } from '../../domain/shared';
-import {
-  decideUser,
-  invalidToken,
-  userDecider,
-  userStreamId,
-  type Account,
-  type Role,
-} from '../../domain/user';
+import { userDecider, userStreamId, type Role } from '../../domain/user';
 import type { AdminContext } from './admin';
-import { addSeconds, InvalidEmailError, openSealed, WeakPasswordError, type AccountDeps } from './deps';
+import { addSeconds, InvalidEmailError, type AccountDeps } from './deps';
 import { eraseUser } from './erase';
 import { findAccountByEmail } from './find-account';
+import { setPasswordWithMailedToken } from './reset-password';
 
 /**
  * Admin invitations (CONTRACT.md "Pages a person opens"): the account is created through the address's
@@ -74,38 +68,12 @@ export const inviteUser = async (
 };
 
 /** The invitee's password: checked against the policy before anything is written (the link stays good). */
-export const acceptInvitation = async (
+export const acceptInvitation = (
   deps: AccountDeps,
   input: { token: string; newPassword: string },
   ctx: CommandContext,
-): Promise<{ userId: string; position: Position }> => {
-  const claimed = deps.oneTimeTokens.parse(input.token);
-  if (claimed === null) throw invalidToken();
-  const { userId } = claimed;
-  const streamId = userStreamId(userId);
-  const tokenHash = deps.oneTimeTokens.hash(input.token);
-  const probe = { type: 'AcceptInvitation', data: { tokenHash, newPasswordHash: '', now: ctx.now } } as const;
-  try {
-    const loaded = await loadStream(deps.store, userDecider, streamId);
-    decideUser(probe, loaded.state);
-    const email = (await openSealed(deps, userId, (loaded.state as Account).email)) ?? '';
-    const reasons = deps.policy.check(input.newPassword, { email });
-    if (reasons.length > 0) throw new WeakPasswordError('new_password', reasons);
-    const sealed = await deps.vault.seal(userId, await deps.hasher.hash(input.newPassword));
-    const result = await handle(
-      deps.store,
-      userDecider,
-      streamId,
-      { ...probe, data: { ...probe.data, newPasswordHash: sealed } },
-      { ...ctx, actor: { type: 'user', id: userId } },
-    );
-    if (result.position === null) throw invalidToken();
-    return { userId, position: result.position };
-  } catch (e) {
-    if (isDomainError(e, 'user-deactivated')) throw invalidToken();
-    throw e;
-  }
-};
+): Promise<{ userId: string; position: Position }> =>
+  setPasswordWithMailedToken(deps, 'AcceptInvitation', input, ctx);
 
 /** Withdraws an open invitation: its link stops working, and the account it made is erased. */
 export const revokeInvitation = async (

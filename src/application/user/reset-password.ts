@@ -1,24 +1,25 @@
 import { asUser, handle, loadStream, type CommandContext } from '../write/handle';
 import type { Position } from '../event-store';
 import {
+  decideUser,
   invalidToken,
-  decideResetPassword as decideReset,
   userDecider,
   userStreamId,
+  type AcceptInvitation,
   type ResetPassword,
 } from '../../domain/user';
 import { openSealed, WeakPasswordError, type AccountDeps } from './deps';
 import { redeemMailedToken } from './mailed-token';
 
 /**
- * Sets a new password with the token from the reset mail. The token is checked BEFORE the policy, and the
- * policy before anything is written, so a weak new password is refused (422) without using the token up.
- * Single use is the expected-revision append: of N concurrent uses one writes, the others re-read a
- * stream whose token is gone and are refused. The completed reset clears the lockout and, through the
- * user stream's cut-off, ends every session; the notice mail follows from the event.
+ * A new password chosen through a mailed link: the reset mail (`ResetPassword`) or an invitation
+ * (`AcceptInvitation`). The token is checked BEFORE the policy, and the policy before anything is written,
+ * so a weak new password is refused (422) without using the token up. Single use is the expected-revision
+ * append: of N concurrent uses one writes, the others re-read a stream whose token is gone and are refused.
  */
-export const resetPassword = async (
+export const setPasswordWithMailedToken = async (
   deps: AccountDeps,
+  type: 'ResetPassword' | 'AcceptInvitation',
   input: { token: string; newPassword: string },
   ctx: CommandContext,
 ): Promise<{ userId: string; position: Position }> => {
@@ -29,12 +30,12 @@ export const resetPassword = async (
   const streamId = userStreamId(userId);
   return redeemMailedToken(userId, async () => {
     const loaded = await loadStream(deps.store, userDecider, streamId);
-    const probe: ResetPassword = {
-      type: 'ResetPassword',
+    const probe: ResetPassword | AcceptInvitation = {
+      type,
       data: { tokenHash, newPasswordHash: '', now: ctx.now },
     };
     // The decider itself judges the token; what it would record is thrown away.
-    decideReset(probe, loaded.state);
+    decideUser(probe, loaded.state);
     if (loaded.state.status !== 'pending_verification' && loaded.state.status !== 'active') {
       throw invalidToken();
     }
@@ -51,3 +52,14 @@ export const resetPassword = async (
     );
   });
 };
+
+/**
+ * Sets a new password with the token from the reset mail. The completed reset clears the lockout and,
+ * through the user stream's cut-off, ends every session; the notice mail follows from the event.
+ */
+export const resetPassword = (
+  deps: AccountDeps,
+  input: { token: string; newPassword: string },
+  ctx: CommandContext,
+): Promise<{ userId: string; position: Position }> =>
+  setPasswordWithMailedToken(deps, 'ResetPassword', input, ctx);

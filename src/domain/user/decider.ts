@@ -35,6 +35,7 @@ import { decideRegisterUser, decideResendVerification, decideVerifyEmail } from 
 import {
   initialUserState,
   isAccount,
+  pendingAccount,
   type Account,
   type CutOffReason,
   type SessionsCutOff,
@@ -143,26 +144,14 @@ const apply = (state: UserState, event: UserEvent, revision: number): UserState 
     case 'UserRegistered': {
       if (state.status !== 'initial') return state;
       const { data } = event;
-      return {
-        status: 'pending_verification',
+      return pendingAccount({
         revision,
         userId: data.userId,
         email: data.email,
         username: data.username ?? null,
         passwordHash: data.passwordHash,
         registeredAt: fromTimestamp(data.registeredAt),
-        emailVerified: false,
-        verification: null,
-        verifiedWithTokenHash: null,
-        passwordReset: null,
-        lastPasswordResetRequestedAt: null,
-        lastDuplicateNoticeAt: null,
-        pendingEmailChange: null,
-        invitation: null,
-        lockout: NO_LOCKOUT,
-        roles: [],
-        sessionsCutOff: null,
-      };
+      });
     }
     case 'PendingRegistrationReplaced':
       // A squatter's sessions (a deployment that lets unverified users in) go with their password.

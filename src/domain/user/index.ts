@@ -1,5 +1,6 @@
 /** What the rest of the service uses of the user stream's domain; everything else stays inside it. */
 export {
+  type AcceptInvitation,
   type DeactivateUser,
   type GrantRole,
   type ReactivateUser,

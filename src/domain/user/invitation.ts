@@ -2,8 +2,7 @@ import { fromTimestamp, toTimestamp } from '../shared/decider';
 import { DomainError } from '../shared/errors';
 import type { AcceptInvitation, InviteUser, RevokeInvitation } from './commands';
 import type { InvitationAccepted, InvitationRevoked, UserEvent, UserInvited } from './events';
-import { NO_LOCKOUT } from './lockout';
-import { invalidToken, requireAccount, requireTokenHolder, type UserState } from './state';
+import { invalidToken, pendingAccount, requireAccount, requireTokenHolder, type UserState } from './state';
 import { isTokenValid } from './tokens';
 
 /**
@@ -68,31 +67,20 @@ export const applyInvitation = (
     case 'UserInvited': {
       if (state.status !== 'initial') return state;
       const { data } = event;
-      return {
-        status: 'pending_verification',
+      return pendingAccount({
         revision,
         userId: data.userId,
         email: data.email,
         username: null,
         passwordHash: data.passwordHash,
         registeredAt: fromTimestamp(data.invitedAt),
-        emailVerified: false,
-        verification: null,
-        verifiedWithTokenHash: null,
-        passwordReset: null,
-        lastPasswordResetRequestedAt: null,
-        lastDuplicateNoticeAt: null,
-        pendingEmailChange: null,
         invitation: {
           tokenId: data.tokenId,
           tokenHash: data.tokenHash,
           expiresAt: fromTimestamp(data.expiresAt),
           requestedAt: fromTimestamp(data.invitedAt),
         },
-        lockout: NO_LOCKOUT,
-        roles: [],
-        sessionsCutOff: null,
-      };
+      });
     }
     case 'InvitationAccepted':
       if (state.status !== 'pending_verification' && state.status !== 'active') return state;

@@ -1,6 +1,6 @@
 import { unreachable } from '../shared/decider';
 import { DomainError } from '../shared/errors';
-import type { Lockout } from './lockout';
+import { NO_LOCKOUT, type Lockout } from './lockout';
 import type { Role } from './roles';
 import type { OneTimeToken } from './tokens';
 
@@ -51,6 +51,29 @@ export type AccountData = Readonly<{
 }>;
 
 export type PendingEmailChange = OneTimeToken & Readonly<{ newEmail: string }>;
+
+/**
+ * A new account waiting for its address to be proven (a registration, an invitation): everything beyond
+ * who it is and how it signs in starts empty.
+ */
+export const pendingAccount = (
+  fields: Pick<AccountData, 'revision' | 'userId' | 'email' | 'username' | 'passwordHash' | 'registeredAt'> &
+    Partial<Pick<AccountData, 'invitation'>>,
+): PendingVerificationUser => ({
+  status: 'pending_verification',
+  emailVerified: false,
+  verification: null,
+  verifiedWithTokenHash: null,
+  passwordReset: null,
+  lastPasswordResetRequestedAt: null,
+  lastDuplicateNoticeAt: null,
+  pendingEmailChange: null,
+  invitation: null,
+  lockout: NO_LOCKOUT,
+  roles: [],
+  sessionsCutOff: null,
+  ...fields,
+});
 
 export type InitialUser = Readonly<{ status: 'initial'; revision: number }>;
 export type PendingVerificationUser = AccountData & Readonly<{ status: 'pending_verification' }>;
