@@ -6,23 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, LAUNCH_ARGS } from '../test/support/chromium';
+import { freePort } from '../test/support/local-servers';
 
 const REPO = path.resolve(__dirname, '..');
 const OUT = path.join(REPO, 'docs', 'verify-email-page.png');
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 const waitFor = async <T>(
   what: string,
@@ -78,14 +69,8 @@ const main = async (): Promise<void> => {
       return file ? (readFileSync(path.join(dir, file), 'utf8').match(/https?:\/\/\S+/)?.[0] ?? null) : null;
     });
     const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
+      executablePath: process.env.CHROMIUM ?? CHROMIUM,
+      args: LAUNCH_ARGS,
     });
     const page = await browser.newPage({ viewport: { width: 390, height: 640 }, deviceScaleFactor: 2 });
     await page.goto(link);

@@ -2,31 +2,12 @@
  * The documentation page in a real browser: Debian's Chromium driven by playwright-core. Without Chromium
  * the test is skipped with a notice, except with CI=true, where it fails (.ci/run installs Chromium).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { describeInChromium, launchChromium, requireChromium } from '../support/chromium';
 import { startTestApp, type TestApp } from '../support/app';
 import { testBackends } from '../support/databases';
 
-const CHROMIUM = '/usr/bin/chromium';
-const installed = existsSync(CHROMIUM);
-const required = process.env.CI === 'true';
-
-if (!installed && !required) {
-  process.stderr.write(`docs page test skipped: ${CHROMIUM} is missing (apt-get install chromium)\n`);
-}
-
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-(installed || required ? describe : describe.skip)('the documentation page in Chromium', () => {
+describeInChromium('docs page test', 'the documentation page in Chromium', () => {
   let t: TestApp;
   let browser: Browser;
   let context: BrowserContext;
@@ -36,10 +17,10 @@ const LAUNCH_ARGS = [
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!installed) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs it`);
+    requireChromium();
     const [embedded] = testBackends();
     t = await startTestApp(embedded!, { runSubscriptions: false });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    browser = await launchChromium();
     context = await browser.newContext({ serviceWorkers: 'block' });
     const origin = new URL(t.url).origin;
     await context.route('**/*', async (route) => {

@@ -5,31 +5,14 @@
  * other origins plays the operator's browser app (CORS) and a hostile site (cross-site form POST).
  * Without Chromium the test is skipped with a notice, except with CI=true, where it fails.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describeInChromium, launchChromium, requireChromium } from '../support/chromium';
 import { freePort } from '../support/local-servers';
 import { linkFromMail } from '../support/mail-files';
 import { freshDataDir, ServiceProcess } from '../support/service-process';
-
-const CHROMIUM = '/usr/bin/chromium';
-const installed = existsSync(CHROMIUM);
-const required = process.env.CI === 'true';
-if (!installed && !required) {
-  process.stderr.write(`pages test skipped: ${CHROMIUM} is missing (apt-get install chromium)\n`);
-}
-
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const PASSWORD = 'plum-violet-harbour-9417';
 
@@ -41,7 +24,7 @@ type Dom = {
 // Serialised into the page: it may name only the page's own globals.
 const focused = () => (globalThis as unknown as Dom).document.activeElement?.id;
 
-(installed || required ? describe : describe.skip)('hosted pages and CORS in Chromium', () => {
+describeInChromium('pages test', 'hosted pages and CORS in Chromium', () => {
   let svc: ServiceProcess;
   let dataDir: string;
   let base: string;
@@ -54,7 +37,7 @@ const focused = () => (globalThis as unknown as Dom).document.activeElement?.id;
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!installed) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs it`);
+    requireChromium();
     // A page on another origin: whatever HTML the test puts at ?html=, or a blank page.
     other = http.createServer((req, res) => {
       const html =
@@ -80,7 +63,7 @@ const focused = () => (globalThis as unknown as Dom).document.activeElement?.id;
       },
     });
     await svc.start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    browser = await launchChromium();
     context = await browser.newContext({ serviceWorkers: 'block' });
   }, 120_000);
 
